@@ -1,0 +1,73 @@
+"""Checkpoint files: atomic writes, loading with clear errors, strict weight loading.
+
+A ppix2pix checkpoint is one ``paddle.save`` dict with PaddleGAN's keys (``netG``, ``netD``, ``optimG``,
+``optimD``, ``epoch``) plus ``config`` (the resolved config, so the file rebuilds its own networks), ``iteration``,
+``rng`` and ``format``. A weights-only export holds ``netG`` (and ``config``).
+"""
+import io
+import os
+
+import paddle
+
+FORMAT = "ppix2pix/1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; the message names the file and what to do."""
+
+
+def save_checkpoint(state, path):
+    """Write ``state`` to ``path`` atomically: a reader never sees a half-written file, even after a crash."""
+    buffer = io.BytesIO()
+    paddle.save(dict(state, format=FORMAT), buffer)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    temporary = os.path.join(folder, f".{os.path.basename(path)}.tmp{os.getpid()}")
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(buffer.getvalue())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def load_checkpoint(path):
+    """Read a checkpoint dict written by :func:`save_checkpoint` (or any ``paddle.save`` dict)."""
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint {path!r} does not exist")
+    try:
+        state = paddle.load(path)
+    except Exception as error:  # paddle raises many types for a damaged file
+        raise CheckpointError(f"{path}: not a readable Paddle checkpoint ({type(error).__name__}: {error}); "
+                              f"the file may be truncated or from another framework (see tools/convert.py)") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: expected a dict of weights, got {type(state).__name__}")
+    return state
+
+
+def _shape(value):
+    return tuple(value.shape)
+
+
+def load_net_weights(net, weights, name="net", strict=True):
+    """Load ``weights`` into ``net`` after checking keys and shapes; raise listing every difference."""
+    own = net.state_dict()
+    missing = sorted(set(own) - set(weights))
+    unexpected = sorted(set(weights) - set(own))
+    mismatched = [f"{key}: checkpoint {_shape(weights[key])} vs network {_shape(own[key])}"
+                  for key in own if key in weights and _shape(weights[key]) != _shape(own[key])]
+    if mismatched or (strict and (missing or unexpected)):
+        problems = []
+        for title, items in (("missing keys", missing), ("unexpected keys", unexpected),
+                             ("shape mismatches", mismatched)):
+            if items:
+                shown = ", ".join(items[:8]) + (f", ... ({len(items)} in all)" if len(items) > 8 else "")
+                problems.append(f"{title}: {shown}")
+        raise CheckpointError(f"{name} weights do not fit this network ({'; '.join(problems)}). The checkpoint was "
+                              f"made for another architecture: check model.{'generator' if name == 'netG' else 'discriminator'} "
+                              f"settings or use the config stored in the checkpoint")
+    net.set_state_dict({key: weights[key] for key in own if key in weights})
+    return net

@@ -1,0 +1,35 @@
+"""Test-time behaviour of a generator: the paper's mode or the usual eval mode, chosen explicitly."""
+import contextlib
+
+import paddle.nn as nn
+
+TEST_MODES = ("paper", "eval")
+
+
+@contextlib.contextmanager
+def inference_mode(net, mode):
+    """Run ``net`` in the given test-time mode inside the ``with`` block, then restore its previous state.
+
+    * ``paper``: as in the paper and the reference default, dropout stays on and BatchNorm normalizes with the test
+      batch's own statistics; the stored running statistics are left untouched.
+    * ``eval``: dropout off, BatchNorm uses the running statistics gathered in training (deterministic).
+    """
+    if mode not in TEST_MODES:
+        raise ValueError(f"test-time mode must be one of {', '.join(TEST_MODES)}, got {mode!r}")
+    layers = net.sublayers(include_self=True)
+    previous_training = [layer.training for layer in layers]
+    batch_norms = [layer for layer in layers if isinstance(layer, nn.layer.norm._BatchNormBase)]
+    previous_momentum = [layer._momentum for layer in batch_norms]
+    try:
+        if mode == "paper":
+            net.train()
+            for layer in batch_norms:
+                layer._momentum = 1.0  # running = 1.0 * running + 0.0 * batch: statistics stay as trained
+        else:
+            net.eval()
+        yield net
+    finally:
+        for layer, training in zip(layers, previous_training):
+            layer.training = training
+        for layer, momentum in zip(batch_norms, previous_momentum):
+            layer._momentum = momentum

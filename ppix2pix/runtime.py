@@ -1,0 +1,64 @@
+"""CPU runtime settings that must be in place before Paddle is imported.
+
+Paddle forces ``OMP_NUM_THREADS=1`` when it is unset, and the MKL it bundles takes a slow generic code path on AMD
+CPUs unless ``MKL_DEBUG_CPU_TYPE=5`` is set before it loads. :func:`tune_cpu_runtime` sets both (never overriding a
+value the user already set) and records what it did so entry points can log it once. Set ``PPIX2PIX_NO_TUNE=1`` to
+switch it off. This module must not import Paddle.
+"""
+import os
+import sys
+
+DISABLE_VARIABLE = "PPIX2PIX_NO_TUNE"
+
+_applied = {}
+_notes = []
+
+
+def usable_cores():
+    """Number of CPU cores this process may run on (respects affinity masks and cgroup pinning)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def cpu_vendor():
+    """'AuthenticAMD', 'GenuineIntel', ... or '' when /proc/cpuinfo is unavailable."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def _set_default(name, value, reason):
+    if name in os.environ:
+        _notes.append(f"{name}={os.environ[name]} kept (set by user)")
+        return
+    os.environ[name] = value
+    _applied[name] = value
+    _notes.append(f"{name}={value} ({reason})")
+
+
+def tune_cpu_runtime():
+    """Set the thread count and MKL code path for fast CPU training; idempotent, never overrides the user."""
+    if _notes:
+        return
+    if os.environ.get(DISABLE_VARIABLE, "").lower() in ("1", "true", "yes", "on"):
+        _notes.append(f"CPU tuning off ({DISABLE_VARIABLE} is set)")
+        return
+    if "paddle" in sys.modules:
+        _notes.append("CPU tuning skipped: paddle was imported before ppix2pix "
+                      "(import ppix2pix first, or set OMP_NUM_THREADS yourself)")
+        return
+    _set_default("OMP_NUM_THREADS", str(usable_cores()), "usable cores")
+    if cpu_vendor() == "AuthenticAMD":
+        _set_default("MKL_DEBUG_CPU_TYPE", "5", "AMD CPU: MKL's AVX2 path")
+
+
+def runtime_summary():
+    """One line describing the CPU settings in effect, for the start-up log."""
+    return "CPU runtime: " + ("; ".join(_notes) if _notes else "not tuned")

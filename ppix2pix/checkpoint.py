@@ -71,3 +71,28 @@ def load_net_weights(net, weights, name="net", strict=True):
                               f"settings or use the config stored in the checkpoint")
     net.set_state_dict({key: weights[key] for key in own if key in weights})
     return net
+
+
+def checkpoint_config(state, path):
+    """The resolved config stored in a checkpoint (validated against this version's schema)."""
+    from .config import resolve_config  # config imports the models; keep this module light for tools
+    if "config" not in state:
+        raise CheckpointError(f"{path} holds weights only, without the config that describes its networks; "
+                              f"pass the training config (--config FILE) so ppix2pix can rebuild them")
+    return resolve_config(state["config"], f"config stored in {path}")
+
+
+def load_generator(path, cfg=None):
+    """Rebuild the generator of a checkpoint with its weights: returns (netG, cfg).
+
+    The networks are described by the config stored in the file; ``cfg`` (a resolved config) is needed only for
+    weights-only files without one.
+    """
+    from .models import build_generator
+    state = load_checkpoint(path)
+    cfg = checkpoint_config(state, path) if cfg is None or "config" in state else cfg
+    if "netG" not in state:
+        raise CheckpointError(f"{path} has no generator weights (no 'netG' key; keys: {', '.join(sorted(state))})")
+    net = build_generator(cfg["model"]["generator"])
+    load_net_weights(net, state["netG"], "netG")
+    return net, cfg

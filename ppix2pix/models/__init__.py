@@ -65,6 +65,14 @@ def build_discriminator(section):
     return _build(DISCRIMINATORS, section, "discriminator")
 
 
+def generator_size_multiple(section):
+    """H and W of a generator's input must be multiples of this (2**num_downs for U-Nets, 4 for ResNets)."""
+    cls, fixed = GENERATORS[section["name"]]
+    if cls is UnetGenerator:
+        return 2 ** fixed.get("num_downs", section.get("num_downs", 8))
+    return cls.size_multiple
+
+
 def learnable_parameters(net):
     """Parameters an optimizer updates: everything except BatchNorm running statistics.
 
@@ -81,6 +89,6 @@ def count_parameters(net):
 __all__ = [
     "UnetGenerator", "ResnetGenerator", "NLayerDiscriminator", "PixelDiscriminator", "GANLoss", "GAN_MODES",
     "gradient_penalty", "init_weights", "inference_mode", "TEST_MODES", "receptive_field", "build_generator",
-    "build_discriminator", "learnable_parameters", "count_parameters", "network_defaults", "GENERATORS",
+    "build_discriminator", "generator_size_multiple", "learnable_parameters", "count_parameters", "network_defaults", "GENERATORS",
     "DISCRIMINATORS",
 ]

@@ -1,0 +1,123 @@
+"""PairedDataset: aligned image pairs from an AB folder or from matching A and B folders (PaddleGAN style items).
+
+Items are ``{'A', 'B', 'A_path', 'B_path'}`` with A and B as C x H x W float32 in [-1, 1]. Which side feeds the
+generator is the model's business (``model.direction``); each side is read with the channel count of the network
+side it feeds (1 = grayscale, 3 = RGB; ``color_space: lab`` gives L for A and ab for B from one colour image).
+Random geometry is a function of (seed, epoch, index) only, so results do not depend on worker processes and a
+resumed run sees the same augmentation.
+"""
+import os
+
+import numpy as np
+import paddle
+
+from ..direction import input_side, normalize_direction
+from ..models import generator_size_multiple
+from .color import rgb_to_lab
+from .image_io import ImageError, is_image_file, read_image, to_channels, to_model, to_unit_float
+from .transforms import PairedTransform
+
+
+class DataError(ValueError):
+    """A dataset problem (missing or empty folder, unmatched or mismatched pairs); the message names the files."""
+
+
+def list_images(folder, key="dataroot"):
+    """Sorted image files directly inside ``folder``; a missing or image-less folder is an error naming ``key``."""
+    if not os.path.isdir(folder):
+        raise DataError(f"{key}: folder {folder!r} does not exist")
+    names = sorted(name for name in os.listdir(folder) if is_image_file(name))
+    if not names:
+        raise DataError(f"{key}: folder {folder!r} has no images (looked for *.jpg, *.png, *.bmp, *.tif, ...)")
+    return [os.path.join(folder, name) for name in names]
+
+
+def match_pairs(folder_a, folder_b):
+    """[(A path, B path)] matched by file name without extension; unmatched names are an error listing them."""
+    stems_a = {os.path.splitext(os.path.basename(p))[0]: p for p in list_images(folder_a, "dataroot_a")}
+    stems_b = {os.path.splitext(os.path.basename(p))[0]: p for p in list_images(folder_b, "dataroot_b")}
+    only_a, only_b = sorted(set(stems_a) - set(stems_b)), sorted(set(stems_b) - set(stems_a))
+    if only_a or only_b:
+        parts = [f"{len(names)} in {folder} have no partner: {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}"
+                 for names, folder in ((only_a, folder_a), (only_b, folder_b)) if names]
+        raise DataError("A and B folders do not match by file name: " + "; ".join(parts)
+                        + ". Remove or rename those files so every A image has a B image of the same name")
+    return [(stems_a[stem], stems_b[stem]) for stem in sorted(stems_a)]
+
+
+def split_ab(image, path):
+    """Split an AB image into its left (A) and right (B) halves; odd widths are an error."""
+    width = image.shape[1]
+    if width % 2:
+        raise ImageError(f"AB image {path} is {width} pixels wide, an odd number, so it cannot be split into equal A "
+                         f"and B halves; AB images hold A on the left half and B on the right half")
+    return image[:, :width // 2], image[:, width // 2:]
+
+
+class PairedDataset(paddle.io.Dataset):
+    """Aligned pairs for pix2pix; ``train`` enables the random crop/flip of the preprocess mode."""
+
+    def __init__(self, section, model_cfg, train, seed=0):
+        super().__init__()
+        self.section, self.train, self.seed, self.epoch = section, train, int(seed or 0), 0
+        generator = model_cfg["generator"]
+        self.color_space = section["color_space"]
+        direction = normalize_direction(model_cfg["direction"])
+        if self.color_space == "lab" and direction != "AtoB":
+            raise DataError("color_space lab makes A the L channel and B the ab channels; set model.direction: AtoB")
+        side_in = input_side(direction)
+        self.channels = {side_in: generator["input_nc"],
+                         "B" if side_in == "A" else "A": generator["output_nc"]}
+        self.transform = PairedTransform(section, generator_size_multiple(generator), train)
+        self.pairs = self._find_pairs()
+        limit = section["max_dataset_size"]
+        if limit is not None and limit < len(self.pairs):
+            self.pairs = self.pairs[:int(limit)]
+
+    def _find_pairs(self):
+        section = self.section
+        if section["dataroot_a"] or section["dataroot_b"]:
+            if not (section["dataroot_a"] and section["dataroot_b"]):
+                raise DataError("set both dataroot_a and dataroot_b (separate A and B folders), or dataroot alone "
+                                "(AB images)")
+            return match_pairs(section["dataroot_a"], section["dataroot_b"])
+        if not section["dataroot"]:
+            raise DataError("dataroot is not set: point it at a folder of AB images")
+        return [(path, path) for path in list_images(section["dataroot"])]
+
+    def set_epoch(self, epoch):
+        """Select the epoch whose random geometry ``__getitem__`` draws."""
+        self.epoch = int(epoch)
+
+    def __len__(self):
+        return len(self.pairs)
+
+    def _read_sides(self, path_a, path_b):
+        if self.color_space == "lab":
+            image = to_unit_float(read_image(path_a))
+            return to_channels(image, 3), None
+        if path_a == path_b:
+            image_a, image_b = split_ab(read_image(path_a), path_a)
+        else:
+            image_a, image_b = read_image(path_a), read_image(path_b)
+            if image_a.shape[:2] != image_b.shape[:2]:
+                raise ImageError(f"pair size mismatch: {path_a} is {image_a.shape[1]}x{image_a.shape[0]} but "
+                                 f"{path_b} is {image_b.shape[1]}x{image_b.shape[0]}; A and B must be aligned")
+        return to_unit_float(image_a), to_unit_float(image_b)
+
+    def __getitem__(self, index):
+        path_a, path_b = self.pairs[index]
+        image_a, image_b = self._read_sides(path_a, path_b)
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        try:
+            geometry = self.transform.draw(rng, *image_a.shape[:2])
+        except ValueError as error:
+            raise ImageError(f"{path_a}: {error}") from None
+        image_a = self.transform.apply(image_a, geometry)
+        if self.color_space == "lab":
+            side_a, side_b = rgb_to_lab(image_a)
+        else:
+            image_b = self.transform.apply(image_b, geometry)
+            side_a = to_model(to_channels(image_a, self.channels["A"]))
+            side_b = to_model(to_channels(image_b, self.channels["B"]))
+        return {"A": side_a, "B": side_b, "A_path": path_a, "B_path": path_b}

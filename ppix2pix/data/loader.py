@@ -1,0 +1,78 @@
+"""Batches for training and validation: deterministic per-epoch shuffling, rank partitioning, mid-epoch start."""
+import numpy as np
+import paddle
+
+from .dataset import PairedDataset
+
+
+class EpochBatchSampler(paddle.io.BatchSampler):
+    """Batches of indices whose order depends only on (seed, epoch); each rank takes its share.
+
+    Like ``paddle.io.DistributedBatchSampler`` (the epoch order is padded to a multiple of the world size and
+    split by rank), but seeded by the run's seed and able to start at batch ``k`` of an epoch, which an exactly
+    resumed run needs.
+    """
+
+    def __init__(self, size, batch_size, shuffle, seed=0, rank=0, world_size=1, drop_last=False):
+        self.size, self.batch_size, self.shuffle, self.seed = size, batch_size, shuffle, int(seed or 0)
+        self.rank, self.world_size, self.drop_last = rank, world_size, drop_last
+        self.epoch, self.start_batch = 0, 0
+
+    def set_epoch(self, epoch, start_batch=0):
+        """Use the order of ``epoch`` and skip its first ``start_batch`` batches."""
+        self.epoch, self.start_batch = int(epoch), int(start_batch)
+
+    def _rank_indices(self):
+        if self.shuffle:
+            order = np.random.default_rng([self.seed, self.epoch]).permutation(self.size)
+        else:
+            order = np.arange(self.size)
+        padded = -(-self.size // self.world_size) * self.world_size
+        order = np.concatenate([order, order[:padded - self.size]])
+        return order[self.rank::self.world_size]
+
+    def _batch_count(self):
+        per_rank = -(-self.size // self.world_size)
+        return per_rank // self.batch_size if self.drop_last else -(-per_rank // self.batch_size)
+
+    def __iter__(self):
+        indices = self._rank_indices()
+        for batch in range(self.start_batch, self._batch_count()):
+            yield indices[batch * self.batch_size:(batch + 1) * self.batch_size].tolist()
+
+    def __len__(self):
+        return self._batch_count()
+
+
+class PairedLoader:
+    """A DataLoader over a :class:`PairedDataset` whose epoch (shuffle order and augmentation) is set explicitly."""
+
+    def __init__(self, dataset, sampler, num_workers):
+        self.dataset, self.sampler = dataset, sampler
+        self.loader = paddle.io.DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers)
+
+    def set_epoch(self, epoch, start_batch=0):
+        """Prepare epoch ``epoch`` (0-based), starting at batch ``start_batch``."""
+        self.dataset.set_epoch(epoch)
+        self.sampler.set_epoch(epoch, start_batch)
+
+    def __iter__(self):
+        return iter(self.loader)
+
+    def __len__(self):
+        """Batches in a full epoch (for this rank)."""
+        return self.sampler._batch_count()
+
+
+def build_dataset(cfg, split):
+    """The PairedDataset of ``cfg['dataset'][split]`` ('train' gets random augmentation)."""
+    return PairedDataset(cfg["dataset"][split], cfg["model"], train=split == "train", seed=cfg["seed"])
+
+
+def build_dataloader(cfg, split, rank=0, world_size=1):
+    """A :class:`PairedLoader` for a split; batches are dicts {A, B (N x C x H x W tensors), A_path, B_path}."""
+    section = cfg["dataset"][split]
+    dataset = build_dataset(cfg, split)
+    shuffle = section["shuffle"] if section["shuffle"] is not None else split == "train"
+    sampler = EpochBatchSampler(len(dataset), section["batch_size"], shuffle, cfg["seed"], rank, world_size)
+    return PairedLoader(dataset, sampler, section["num_workers"])

@@ -36,6 +36,7 @@ class Pix2PixModel:
         self.netG = _name_parameters(build_generator(model_cfg["generator"]), "netG")
         self.is_train = is_train
         self.amp = False
+        self.gradient_hook = None  # called with an optimizer's parameters after backward (distributed averaging)
         if not is_train:
             return
         self.netD = _name_parameters(build_discriminator(model_cfg["discriminator"]), "netD")
@@ -77,7 +78,8 @@ class Pix2PixModel:
 
     def split_batch(self, batch):
         """(input, target) tensors of a ``{A, B}`` batch dict, after the model's direction."""
-        return input_and_target(self.direction, paddle.to_tensor(batch["A"]), paddle.to_tensor(batch["B"]))
+        a, b = (side if isinstance(side, paddle.Tensor) else paddle.to_tensor(side) for side in (batch["A"], batch["B"]))
+        return input_and_target(self.direction, a, b)
 
     def _optimize(self, loss, name):
         optimizer = self.optimizers[name]
@@ -86,6 +88,8 @@ class Pix2PixModel:
             self.scalers[name].scale(loss).backward()
         else:
             loss.backward()
+        if self.gradient_hook is not None:
+            self.gradient_hook(optimizer._parameter_list)
         # Adam creates its moment tensors lazily in the first step, naming them "<parameter name>_<kind>_<n>" with a
         # process-wide counter n; a fresh name scope makes n = 0, so optimizer states load in any process.
         with unique_name.guard():

@@ -54,6 +54,12 @@ def tune_cpu_runtime():
         _notes.append("CPU tuning skipped: paddle was imported before ppix2pix "
                       "(import ppix2pix first, or set OMP_NUM_THREADS yourself)")
         return
+    local_processes = int(os.environ.get("PADDLE_LOCAL_SIZE", "1") or 1)
+    if local_processes > 1 and os.environ.get("OMP_NUM_THREADS") == "1":
+        # paddle.distributed.launch exports OMP_NUM_THREADS=1 to its workers; share the cores between them instead.
+        del os.environ["OMP_NUM_THREADS"]
+        _set_default("OMP_NUM_THREADS", str(max(1, usable_cores() // local_processes)),
+                     f"usable cores / {local_processes} local processes")
     _set_default("OMP_NUM_THREADS", str(usable_cores()), "usable cores")
     if cpu_vendor() == "AuthenticAMD":
         _set_default("MKL_DEBUG_CPU_TYPE", "5", "AMD CPU: MKL's AVX2 path")

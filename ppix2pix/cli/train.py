@@ -1,0 +1,46 @@
+"""``tools/train.py``: train pix2pix from a YAML config (PaddleGAN layout) with overrides and resume."""
+import argparse
+import sys
+
+from ..config import load_config
+from ..engine import Trainer, TrainingError
+from .common import (EXIT_INTERRUPTED, USER_ERRORS, add_override_argument, flat_overrides, report_error)
+
+
+def build_parser():
+    """The train command's arguments."""
+    parser = argparse.ArgumentParser(
+        prog="tools/train.py", description="Train a pix2pix model. Distributed: python -m paddle.distributed.launch "
+        "--gpus 0,1 tools/train.py -c CONFIG (or --nproc_per_node 2 on CPU).")
+    parser.add_argument("-c", "--config", required=True, help="YAML config (see configs/)")
+    add_override_argument(parser)
+    parser.add_argument("--resume", metavar="PATH|auto",
+                        help="continue from a checkpoint; 'auto' takes output_dir/checkpoints/latest.pdparams")
+    parser.add_argument("--amp", action="store_true", help="mixed precision on GPU (same as -o amp=true)")
+    parser.add_argument("--output-dir", help="output folder (same as -o output_dir=...)")
+    parser.add_argument("--seed", type=int, help="random seed (same as -o seed=...)")
+    return parser
+
+
+def main(argv=None):
+    """Run training; returns 0 on success, 2 on a user error, 130 when interrupted (checkpoint saved)."""
+    args = build_parser().parse_args(argv)
+    overrides = flat_overrides(args)
+    if args.amp:
+        overrides.append("amp=true")
+    if args.output_dir:
+        overrides.append(f"output_dir={args.output_dir}")
+    if args.seed is not None:
+        overrides.append(f"seed={args.seed}")
+    try:
+        trainer = Trainer(load_config(args.config, overrides), resume=args.resume)
+        trainer.train()
+    except USER_ERRORS + (TrainingError,) as error:
+        return report_error(error)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,419 @@
+"""The training loop: data, model, lr schedule, logging, validation, checkpoints, exact resume, distributed.
+
+``Trainer(cfg).train()`` runs a resolved config. Counters: ``epoch`` is the 0-based epoch in progress and
+``iteration`` the number of completed training steps (the VisualDL step). A checkpoint records both, the RNG
+states and the config, and the data order/augmentation are functions of (seed, epoch, index), so ``resume``
+continues exactly where the run stopped, mid-epoch included.
+"""
+import glob
+import json
+import logging
+import math
+import os
+import random
+import shutil
+import signal
+import time
+
+import numpy as np
+import paddle
+
+from . import distributed
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .config import check_data_paths, save_config
+from .data import build_dataloader
+from .data.color import lab_to_rgb
+from .data.image_io import from_model, to_uint8
+from .metrics import HIGHER_IS_BETTER, MetricAverager
+from .pix2pix import LOSS_NAMES, Pix2PixModel
+from .runtime import runtime_summary
+from .training_log import EpochProgress, SpeedMeter, VisualDLWriter, image_triplet, setup_logging
+
+logger = logging.getLogger("ppix2pix")
+
+CHECKPOINT_DIR = "checkpoints"
+LATEST = "latest.pdparams"
+BEST_WEIGHTS = "best_netG.pdparams"
+FINAL_WEIGHTS = "netG.pdparams"
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (diverged, or resumed with an incompatible checkpoint)."""
+
+
+def select_device(choice):
+    """Set and return the Paddle device for 'auto' | 'cpu' | 'gpu'."""
+    has_gpu = paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
+    if choice == "gpu" and not has_gpu:
+        raise TrainingError("device: gpu was requested but this Paddle build or machine has no CUDA GPU; "
+                            "install paddlepaddle-gpu or use -o device=cpu")
+    device = "gpu" if choice == "gpu" or (choice == "auto" and has_gpu) else "cpu"
+    if device == "gpu":
+        local_rank = int(os.environ.get("PADDLE_LOCAL_RANK", "0"))
+        paddle.set_device(f"gpu:{local_rank}")
+    else:
+        paddle.set_device("cpu")
+    return device
+
+
+def _rng_state():
+    return {"paddle": paddle.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+
+
+def _set_rng_state(state):
+    paddle.set_rng_state(state["paddle"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+
+
+def _seed_everything(seed):
+    paddle.seed(seed)
+    np.random.seed(seed % 2 ** 32)
+    random.seed(seed)
+
+
+def _architecture(cfg):
+    model = cfg["model"]
+    return {"generator": model["generator"], "discriminator": model["discriminator"],
+            "direction": model["direction"]}
+
+
+class Trainer:
+    """Train pix2pix from a resolved config; ``resume`` is a checkpoint path, 'auto' (latest in output_dir) or None."""
+
+    def __init__(self, cfg, resume=None):
+        self.cfg = cfg
+        self.rank, self.world_size = distributed.init_distributed()
+        self.output_dir = cfg["output_dir"]
+        self.checkpoint_dir = os.path.join(self.output_dir, CHECKPOINT_DIR)
+        self.validating = self._validation_configured()
+        check_data_paths(cfg, ["train", "test"] if self.validating else ["train"])
+        if self.rank == 0:
+            os.makedirs(self.checkpoint_dir, exist_ok=True)
+        setup_logging(os.path.join(self.output_dir, "train.log") if self.rank == 0 else None, self.rank)
+        logger.info(runtime_summary())
+        self.device = select_device(cfg["device"])
+        self.resume_state = self._find_resume_state(resume)
+        if self.resume_state is not None:
+            cfg["seed"] = self.resume_state["config"]["seed"]
+        elif cfg["seed"] is None:
+            cfg["seed"] = random.SystemRandom().randrange(2 ** 31)
+        if self.world_size > 1:
+            cfg["seed"] = distributed.broadcast_object(cfg["seed"])
+
+        self.train_loader = build_dataloader(cfg, "train", self.rank, self.world_size)
+        self.iters_per_epoch = len(self.train_loader)
+        if self.iters_per_epoch == 0:
+            raise TrainingError("the training set yields no batch: dataset.train.batch_size is larger than the "
+                                "number of pairs per process")
+        if cfg["total_iters"]:
+            self.total_iters = cfg["total_iters"]
+            self.total_epochs = math.ceil(self.total_iters / self.iters_per_epoch)
+        else:
+            self.total_epochs = cfg["epochs"]
+            self.total_iters = self.total_epochs * self.iters_per_epoch
+        self.test_loader = self._build_test_loader()
+
+        _seed_everything(cfg["seed"])
+        self.model = Pix2PixModel(cfg, total_epochs=self.total_epochs)
+        self._setup_parallel_and_amp()
+
+        self.epoch, self.iteration = 0, 0
+        self.history, self.best = [], None
+        self._interrupted = False
+        self._last_losses = {}
+        self._saved_iteration = None
+        if self.resume_state is not None:
+            self._restore(self.resume_state)
+        else:
+            _seed_everything(cfg["seed"] + self.rank)  # training randomness (dropout) differs per rank
+        self.resume_state = None
+        self.vdl = VisualDLWriter(os.path.join(self.output_dir, "vdl")) if self.rank == 0 else None
+        if self.rank == 0:
+            save_config(cfg, os.path.join(self.output_dir, "config.yaml"))
+
+    # ----- set-up -----
+    def _find_resume_state(self, resume):
+        if not resume:
+            return None
+        path = os.path.join(self.checkpoint_dir, LATEST) if resume == "auto" else resume
+        if resume == "auto" and not os.path.isfile(path):
+            logger.info("resume auto: no checkpoint in %s yet, starting from scratch", self.checkpoint_dir)
+            return None
+        state = load_checkpoint(path)
+        missing = [key for key in ("netG", "netD", "optimG", "optimD", "epoch", "iteration", "config", "rng")
+                   if key not in state]
+        if missing:
+            raise CheckpointError(f"{path} is not a ppix2pix training checkpoint (missing {', '.join(missing)}); "
+                                  f"to start from its weights use tools/convert.py or a fresh run")
+        saved, current = _architecture(state["config"]), _architecture(self.cfg)
+        if saved != current:
+            differences = [f"model.{section}.{key}: checkpoint {saved[section].get(key)!r} vs config "
+                           f"{current[section].get(key)!r}"
+                           for section in ("generator", "discriminator")
+                           for key in sorted(set(saved[section]) | set(current[section]))
+                           if saved[section].get(key) != current[section].get(key)]
+            if saved["direction"] != current["direction"]:
+                differences.append(f"model.direction: checkpoint {saved['direction']} vs config "
+                                   f"{current['direction']}")
+            raise CheckpointError(f"{path} was trained with another model than this config: "
+                                  + "; ".join(differences) + ". Use the config saved beside the checkpoint "
+                                  f"(config.yaml) or start a new output_dir")
+        logger.info("resuming from %s (epoch %d, iteration %d)", path, state["epoch"], state["iteration"])
+        return state
+
+    def _validation_configured(self):
+        section = self.cfg["dataset"]["test"]
+        return bool(self.cfg["validate"]["interval"] and (section["dataroot"] or section["dataroot_a"]))
+
+    def _build_test_loader(self):
+        if not self.validating:
+            logger.info("validation is off (no dataset.test or validate.interval is 0)")
+            return None
+        return build_dataloader(self.cfg, "test") if self.rank == 0 else None
+
+    def _setup_parallel_and_amp(self):
+        model, cfg = self.model, self.cfg
+        if self.world_size > 1:
+            if cfg["sync_bn"]:
+                if self.device != "gpu":
+                    logger.warning("sync_bn needs GPUs; each CPU process keeps its own BatchNorm statistics")
+                else:
+                    model.netG = distributed.convert_sync_batchnorm(model.netG)
+                    model.netD = distributed.convert_sync_batchnorm(model.netD)
+            for net in model.nets.values():
+                distributed.broadcast_parameters(net)
+            model.gradient_hook = lambda params: distributed.average_gradients(params, self.world_size)
+            logger.info("data parallel on %d processes: global batch %d", self.world_size,
+                        self.world_size * cfg["dataset"]["train"]["batch_size"])
+        if cfg["amp"]:
+            if self.device == "gpu":
+                model.enable_amp(cfg["amp_dtype"])
+                logger.info("mixed precision on (%s, dynamic loss scaling)", cfg["amp_dtype"])
+            else:
+                logger.warning("amp is ignored on CPU: training in float32")
+
+    # ----- checkpoints -----
+    def _checkpoint_state(self):
+        return dict(self.model.state_dict(), epoch=self.epoch, iteration=self.iteration, config=self.cfg,
+                    rng=_rng_state(), history=self.history, best=self.best)
+
+    def _restore(self, state):
+        self.model.load_state_dict(state)
+        self.epoch, self.iteration = int(state["epoch"]), int(state["iteration"])
+        self.history, self.best = list(state.get("history", [])), state.get("best")
+        _set_rng_state(state["rng"])
+
+    def save_checkpoint(self, name):
+        """Write a full checkpoint ``checkpoints/<name>.pdparams``, point ``latest`` at it, prune old ones.
+
+        Refuses (TrainingError) when the last losses are not finite, so the last good checkpoint stays intact.
+        """
+        self._check_finite(self._last_losses)
+        if self.world_size > 1:  # every rank calls this: BN statistics become the mean over ranks
+            distributed.average_statistics(self.model.nets.values(), self.world_size)
+        self._saved_iteration = self.iteration
+        if self.rank != 0:
+            return None
+        path = os.path.join(self.checkpoint_dir, f"{name}.pdparams")
+        save_checkpoint(self._checkpoint_state(), path)
+        _link_or_copy(path, os.path.join(self.checkpoint_dir, LATEST))
+        self._prune_checkpoints()
+        logger.info("checkpoint saved: %s", path)
+        return path
+
+    def _prune_checkpoints(self):
+        numbered = sorted(glob.glob(os.path.join(self.checkpoint_dir, "*_[0-9]*.pdparams")), key=os.path.getmtime)
+        for old in numbered[:-self.cfg["snapshot_config"]["keep_last"] or None]:
+            os.remove(old)
+
+    def save_generator(self, filename):
+        """Write netG + config (weights only, for inference) into the output folder."""
+        if self.rank != 0:
+            return None
+        path = os.path.join(self.output_dir, filename)
+        save_checkpoint({"netG": self.model.netG.state_dict(), "config": self.cfg, "epoch": self.epoch,
+                         "iteration": self.iteration}, path)
+        return path
+
+    # ----- the loop -----
+    def train(self):
+        """Run until the configured number of epochs/iterations; returns the validation history."""
+        logger.info("training %d iterations (%d epochs x %d) from iteration %d on %s", self.total_iters,
+                    self.total_epochs, self.iters_per_epoch, self.iteration, self.device)
+        previous_handler = signal.signal(signal.SIGINT, self._on_interrupt)
+        try:
+            while self.iteration < self.total_iters and not self._interrupted:
+                self._train_epoch()
+                if self.iteration % self.iters_per_epoch == 0 and not self._interrupted:
+                    self._end_epoch()
+        finally:
+            signal.signal(signal.SIGINT, previous_handler)
+            if self.vdl is not None:
+                self.vdl.close()
+        if self._interrupted:
+            path = self.save_checkpoint(f"iter_{self.iteration}")
+            logger.warning("interrupted at iteration %d; checkpoint %s; continue with --resume auto",
+                           self.iteration, path)
+            raise KeyboardInterrupt
+        if self._saved_iteration != self.iteration:  # ended mid-epoch: keep a checkpoint to extend the run from
+            self.save_checkpoint(f"iter_{self.iteration}")
+        if self.world_size > 1:
+            self._check_ranks_in_sync()
+        final = self.save_generator(FINAL_WEIGHTS)
+        logger.info("training finished at iteration %d; generator weights: %s", self.iteration, final)
+        return self.history
+
+    def _stop_requested(self):
+        """Whether any rank saw Ctrl-C (ranks agree, so they all stop after the same iteration)."""
+        if self.world_size == 1:
+            return self._interrupted
+        flag = paddle.to_tensor([int(self._interrupted)], dtype="int32")
+        paddle.distributed.all_reduce(flag, op=paddle.distributed.ReduceOp.MAX)
+        self._interrupted = bool(flag.numpy()[0])
+        return self._interrupted
+
+    def _check_ranks_in_sync(self):
+        fingerprints = distributed.gather_fingerprints(self.model.nets.values())
+        if any(not np.array_equal(fingerprints[0], other) for other in fingerprints[1:]):
+            raise TrainingError("the weights of the distributed processes differ; please report this as a bug")
+        logger.info("weights identical on all %d ranks (fingerprint %.10e)", self.world_size,
+                    float(fingerprints[0].sum()))
+
+    def _on_interrupt(self, signum, frame):
+        if self._interrupted:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self._interrupted = True
+        logger.warning("Ctrl-C: finishing this iteration, then saving a checkpoint (press again to quit at once)")
+
+    def _train_epoch(self):
+        cfg = self.cfg
+        epoch_start = self.epoch * self.iters_per_epoch
+        start_batch = self.iteration - epoch_start
+        self.train_loader.set_epoch(self.epoch, start_batch)
+        log_every, visual_every = cfg["log_config"]["interval"], cfg["log_config"]["visiual_interval"]
+        save_every = cfg["snapshot_config"]["interval_iters"]
+        meter, sums = SpeedMeter(), {}
+        progress = EpochProgress(self.iters_per_epoch, f"epoch {self.epoch + 1}/{self.total_epochs}",
+                                 enabled=self.rank == 0)
+        timer = time.perf_counter()
+        for batch in self.train_loader:
+            meter.add(time.perf_counter() - timer)
+            real_input, real_target = self.model.split_batch(batch)
+            losses = self.model.train_step(real_input, real_target)
+            self.iteration += 1
+            self._last_losses = losses
+            progress.update(self.iteration - epoch_start)
+            for name, value in losses.items():
+                sums[name] = sums[name] + value if name in sums else value
+            end_of_epoch = self.iteration % self.iters_per_epoch == 0
+            if self.iteration % log_every == 0 or end_of_epoch or self.iteration == self.total_iters:
+                self._log_losses(sums, meter)
+                sums = {}
+                meter.reset()
+            if visual_every and self.iteration % visual_every == 0:
+                self._log_images(real_input, real_target)
+            if save_every and self.iteration % save_every == 0:
+                self.save_checkpoint(f"iter_{self.iteration}")
+            if self._stop_requested() or self.iteration >= self.total_iters:
+                break
+            timer = time.perf_counter()
+
+    def _check_finite(self, losses):
+        bad = [name for name, value in losses.items() if not math.isfinite(float(value))]
+        if bad:
+            latest = os.path.join(self.checkpoint_dir, LATEST)
+            last_good = latest if os.path.exists(latest) else "none yet"
+            raise TrainingError(f"loss {', '.join(bad)} became NaN/inf at iteration {self.iteration}; training "
+                                f"stopped without saving. Last good checkpoint: {last_good}. Lower the learning "
+                                f"rate, check the data for broken images, or try gan_mode lsgan")
+
+    def _log_losses(self, sums, meter):
+        count = meter.count
+        means = {name: float(value) / count for name, value in sums.items()}
+        if not all(math.isfinite(v) for v in means.values()):
+            self._check_finite(means)
+        speed = meter.report(self.total_iters - self.iteration)
+        lr = self.model.optimizers["optimG"].get_lr()
+        epoch_iter = self.iteration - self.epoch * self.iters_per_epoch
+        logger.info("epoch %d/%d iter %d/%d (%d/%d in epoch) %s lr %.3g | %.2f it/s data %.3fs | ETA %s",
+                    self.epoch + 1, self.total_epochs, self.iteration, self.total_iters, epoch_iter,
+                    self.iters_per_epoch, " ".join(f"{n} {means[n]:.4f}" for n in LOSS_NAMES if n in means), lr,
+                    speed["it/s"], speed["data_s"], speed["eta"])
+        if self.vdl is not None:
+            self.vdl.scalars(means, self.iteration, "train")
+            self.vdl.scalars({"lr": lr, "it_per_s": speed["it/s"]}, self.iteration, "train")
+
+    def _side_to_rgb(self, input_chw, side_chw):
+        if self.cfg["dataset"]["train"]["color_space"] == "lab":
+            return to_uint8(lab_to_rgb(input_chw[:1], side_chw)) if side_chw.shape[0] == 2 else \
+                to_uint8(np.repeat(from_model(side_chw), 3, axis=2))
+        image = from_model(side_chw)
+        return to_uint8(np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image)
+
+    def _log_images(self, real_input, real_target):
+        if self.vdl is None:
+            return
+        output = self.model.generate(real_input[:1]).numpy()[0]
+        source, target = real_input.numpy()[0], real_target.numpy()[0]
+        triplet = image_triplet(source, output, target, lambda side: self._side_to_rgb(source, side))
+        self.vdl.image("train/input_output_target", triplet, self.iteration)
+
+    def _end_epoch(self):
+        cfg = self.cfg
+        finished_epoch = self.epoch + 1
+        metrics = None
+        if self.test_loader is not None and finished_epoch % cfg["validate"]["interval"] == 0:
+            metrics = self.validate()
+        distributed.barrier(self.world_size)
+        plateau_metric = metrics["l1"] if metrics else None
+        if self.world_size > 1 and cfg["lr_scheduler"]["name"] == "ReduceOnPlateau":
+            plateau_metric = distributed.broadcast_object(plateau_metric)
+        self.model.step_schedulers(plateau_metric)
+        self.epoch = finished_epoch
+        if finished_epoch % cfg["snapshot_config"]["interval"] == 0 or self.iteration >= self.total_iters:
+            self.save_checkpoint(f"epoch_{finished_epoch}")
+
+    def validate(self):
+        """L1 / PSNR / SSIM of the generator on dataset.test (rank 0), logged, kept in history; keeps the best."""
+        cfg = self.cfg
+        averager, limit = MetricAverager(), cfg["validate"]["max_images"]
+        saved_rng = _rng_state()
+        paddle.seed(cfg["seed"])  # reproducible dropout in paper mode; training randomness restored below
+        self.test_loader.set_epoch(0)
+        for batch in self.test_loader:
+            real_input, real_target = self.model.split_batch(batch)
+            output = self.model.generate(real_input)
+            averager.add_batch(output.numpy(), real_target.numpy())
+            if limit and averager.count >= limit:
+                break
+        _set_rng_state(saved_rng)
+        metrics = averager.result()
+        record = dict(metrics, epoch=self.epoch + 1, iteration=self.iteration)
+        self.history.append(record)
+        logger.info("validation after epoch %d (%d images): L1 %.4f PSNR %.2f dB SSIM %.4f", self.epoch + 1,
+                    metrics["count"], metrics["l1"], metrics["psnr"], metrics["ssim"])
+        if self.vdl is not None:
+            self.vdl.scalars({k: metrics[k] for k in ("l1", "psnr", "ssim")}, self.iteration, "val")
+        with open(os.path.join(self.output_dir, "metrics.json"), "w", encoding="utf-8") as handle:
+            json.dump(self.history, handle, indent=1)
+        name = cfg["validate"]["best_metric"]
+        better = self.best is None or (metrics[name] > self.best[name] if HIGHER_IS_BETTER[name]
+                                       else metrics[name] < self.best[name])
+        if better:
+            self.best = record
+            path = self.save_generator(BEST_WEIGHTS)
+            logger.info("new best %s %.4f: %s", name, metrics[name], path)
+        return metrics
+
+
+def _link_or_copy(source, destination):
+    """Make ``destination`` the same file as ``source`` (hard link, or copy where links are unsupported)."""
+    temporary = destination + ".tmp"
+    if os.path.exists(temporary):
+        os.remove(temporary)
+    try:
+        os.link(source, temporary)
+    except OSError:
+        shutil.copyfile(source, temporary)
+    os.replace(temporary, destination)

@@ -1,0 +1,197 @@
+"""Training engine: exact resume, checkpoints, VisualDL steps, validation, NaN stop, config/checkpoint mismatch."""
+import json
+import os
+
+import numpy as np
+import paddle
+import pytest
+from visualdl import LogReader
+
+import synthetic
+from ppix2pix.checkpoint import CheckpointError, load_checkpoint
+from ppix2pix.config import ConfigError, load_config
+from ppix2pix.engine import Trainer, TrainingError
+from ppix2pix.schedulers import linear_decay_factor
+
+
+@pytest.fixture
+def data_dirs(tmp_path):
+    train, test = tmp_path / "train", tmp_path / "test"
+    synthetic.write_ab_folder(str(train), 10, seed=0)
+    synthetic.write_ab_folder(str(test), 3, seed=9)
+    return str(train), str(test)
+
+
+def _config(tmp_path, data_dirs, tiny_overrides, *extra, name="run"):
+    train, test = data_dirs
+    return load_config(None, tiny_overrides + [
+        f"dataset.train.dataroot={train}", f"dataset.test.dataroot={test}", "dataset.train.load_size=72",
+        "dataset.train.crop_size=64", "dataset.test.crop_size=64", "dataset.train.batch_size=2",
+        "model.direction=BtoA", "log_config.interval=2", "log_config.visiual_interval=3", "snapshot_config.interval=1",
+        f"output_dir={tmp_path / name}", "seed=7", *extra])
+
+
+def _weights(path, key="netG"):
+    return {name: np.asarray(value) for name, value in load_checkpoint(path)[key].items()}
+
+
+def _assert_same_weights(a, b):
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_resume_mid_epoch_continues_exactly(tmp_path, data_dirs, tiny_overrides):
+    """7 steps + resume + 7 steps gives the same weights as 14 steps in one run (5 steps per epoch)."""
+    straight = _config(tmp_path, data_dirs, tiny_overrides, "total_iters=14", name="straight")
+    Trainer(straight).train()
+    first = _config(tmp_path, data_dirs, tiny_overrides, "total_iters=7", "snapshot_config.interval_iters=7",
+                    name="resumed")
+    Trainer(first).train()
+    second = _config(tmp_path, data_dirs, tiny_overrides, "total_iters=14", name="resumed")
+    trainer = Trainer(second, resume="auto")
+    assert (trainer.epoch, trainer.iteration) == (1, 7)
+    trainer.train()
+    for key in ("netG", "netD"):
+        _assert_same_weights(_weights(str(tmp_path / "straight/checkpoints/latest.pdparams"), key),
+                             _weights(str(tmp_path / "resumed/checkpoints/latest.pdparams"), key))
+    a = load_checkpoint(str(tmp_path / "straight/checkpoints/latest.pdparams"))
+    b = load_checkpoint(str(tmp_path / "resumed/checkpoints/latest.pdparams"))
+    assert a["history"] == b["history"] and len(a["history"]) == 2
+    for name, value in a["optimG"].items():
+        if hasattr(value, "shape"):
+            np.testing.assert_array_equal(np.asarray(value), np.asarray(b["optimG"][name]), err_msg=name)
+
+
+def test_checkpoint_contents_and_retention(tmp_path, data_dirs, tiny_overrides):
+    cfg = _config(tmp_path, data_dirs, tiny_overrides, "epochs=4", "snapshot_config.keep_last=2")
+    Trainer(cfg).train()
+    folder = tmp_path / "run" / "checkpoints"
+    assert sorted(os.listdir(folder)) == ["epoch_3.pdparams", "epoch_4.pdparams", "latest.pdparams"]
+    state = load_checkpoint(str(folder / "latest.pdparams"))
+    assert {"netG", "netD", "optimG", "optimD", "epoch", "iteration", "config", "rng", "format"} <= set(state)
+    assert (state["epoch"], state["iteration"]) == (4, 20)
+    assert state["config"] == cfg
+    assert os.path.samefile(folder / "latest.pdparams", folder / "epoch_4.pdparams")
+    weights = load_checkpoint(str(tmp_path / "run" / "netG.pdparams"))
+    assert set(weights) >= {"netG", "config"} and "optimG" not in weights
+    assert os.path.isfile(tmp_path / "run" / "best_netG.pdparams")
+    assert os.path.isfile(tmp_path / "run" / "config.yaml") and os.path.isfile(tmp_path / "run" / "train.log")
+    assert not [name for name in os.listdir(folder) if "tmp" in name]
+
+
+def _read_vdl(folder):
+    logs = [name for name in os.listdir(folder) if name.startswith("vdlrecords")]
+    return LogReader(file_path=os.path.join(folder, logs[0]))
+
+
+def test_visualdl_records_use_the_global_step(tmp_path, data_dirs, tiny_overrides):
+    cfg = _config(tmp_path, data_dirs, tiny_overrides, "epochs=2")
+    Trainer(cfg).train()
+    reader = _read_vdl(str(tmp_path / "run" / "vdl"))
+    assert [record.id for record in reader.get_data("scalar", "train/G_L1")] == [2, 4, 5, 6, 8, 10]
+    assert [record.id for record in reader.get_data("scalar", "val/psnr")] == [5, 10]
+    assert [record.id for record in reader.get_data("image", "train/input_output_target")] == [3, 6, 9]
+    lrs = [record.value for record in reader.get_data("scalar", "train/lr")]
+    assert lrs and all(value == pytest.approx(2e-4) for value in lrs)
+
+
+def test_validation_history_and_best(tmp_path, data_dirs, tiny_overrides):
+    cfg = _config(tmp_path, data_dirs, tiny_overrides, "epochs=2", "validate.best_metric=l1")
+    trainer = Trainer(cfg)
+    history = trainer.train()
+    assert [record["epoch"] for record in history] == [1, 2]
+    assert all(set(record) >= {"l1", "psnr", "ssim", "iteration"} for record in history)
+    with open(tmp_path / "run" / "metrics.json") as handle:
+        assert json.load(handle) == history
+    assert trainer.best["l1"] == min(record["l1"] for record in history)
+    best = load_checkpoint(str(tmp_path / "run" / "best_netG.pdparams"))
+    assert best["iteration"] == trainer.best["iteration"]
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, data_dirs, tiny_overrides):
+    cfg = _config(tmp_path, data_dirs, tiny_overrides, "epochs=3", "snapshot_config.interval_iters=2",
+                  "log_config.interval=1")
+    trainer = Trainer(cfg)
+    real_step = trainer.model.train_step
+
+    def poisoned_step(real_input, real_target):
+        losses = real_step(real_input, real_target)
+        if trainer.iteration >= 2:
+            losses["G_L1"] = losses["G_L1"] * float("nan")
+        return losses
+
+    trainer.model.train_step = poisoned_step
+    with pytest.raises(TrainingError, match="G_L1 became NaN/inf at iteration 3.*iter_2|latest"):
+        trainer.train()
+    state = load_checkpoint(str(tmp_path / "run" / "checkpoints" / "latest.pdparams"))
+    assert state["iteration"] == 2
+    assert all(np.isfinite(np.asarray(v)).all() for v in state["netG"].values())
+
+
+def test_resume_with_another_architecture_is_refused(tmp_path, data_dirs, tiny_overrides):
+    Trainer(_config(tmp_path, data_dirs, tiny_overrides, "total_iters=2")).train()
+    other = _config(tmp_path, data_dirs, tiny_overrides, "model.generator.ngf=8", "total_iters=4")
+    with pytest.raises(CheckpointError, match="model.generator.ngf: checkpoint 16 vs config 8"):
+        Trainer(other, resume="auto")
+
+
+def test_resume_auto_without_checkpoint_starts_fresh(tmp_path, data_dirs, tiny_overrides):
+    trainer = Trainer(_config(tmp_path, data_dirs, tiny_overrides, "total_iters=1"), resume="auto")
+    assert trainer.iteration == 0
+
+
+def test_missing_data_folder_fails_before_anything_is_written(tmp_path, tiny_overrides):
+    cfg = load_config(None, tiny_overrides + [f"dataset.train.dataroot={tmp_path / 'nope'}",
+                                              f"output_dir={tmp_path / 'out'}"])
+    with pytest.raises(ConfigError, match="dataset.train.dataroot: folder .* does not exist"):
+        Trainer(cfg)
+    assert not os.path.exists(tmp_path / "out")
+
+
+def test_linear_decay_matches_the_reference_rule():
+    factors = [linear_decay_factor(epoch, 100, 100) for epoch in range(200)]
+    assert factors[:100] == [1.0] * 100
+    assert factors[100] == pytest.approx(1 - 1 / 101) and factors[199] == pytest.approx(1 / 101)
+    assert all(a > b for a, b in zip(factors[99:], factors[100:]))
+
+
+@pytest.mark.parametrize("policy,expected", [
+    ("LinearDecay", [2e-4, 2e-4, 2e-4 * 2 / 3, 2e-4 / 3]),
+    ("StepDecay", [2e-4, 2e-4, 2e-5, 2e-5]),
+    ("CosineAnnealingDecay", [2e-4, 2e-4 * (1 + np.cos(np.pi / 4)) / 2, 1e-4, 2e-4 * (1 + np.cos(3 * np.pi / 4)) / 2]),
+])
+def test_lr_policies_per_epoch(tmp_path, data_dirs, tiny_overrides, policy, expected):
+    cfg = _config(tmp_path, data_dirs, tiny_overrides, "epochs=4", f"lr_scheduler.name={policy}",
+                  "lr_scheduler.start_epoch=2", "lr_scheduler.decay_epochs=2", "lr_scheduler.step_size=2",
+                  "validate.interval=0")
+    trainer = Trainer(cfg)
+    seen = []
+    real_end = trainer._end_epoch
+
+    def record_then_end():
+        seen.append(trainer.model.optimizers["optimG"].get_lr())
+        assert trainer.model.optimizers["optimD"].get_lr() == seen[-1]
+        real_end()
+
+    trainer._end_epoch = record_then_end
+    trainer.train()
+    assert seen == pytest.approx(expected)
+
+
+def test_plateau_policy_lowers_lr_when_validation_stalls(tmp_path, data_dirs, tiny_overrides):
+    cfg = _config(tmp_path, data_dirs, tiny_overrides, "epochs=3", "lr_scheduler.name=ReduceOnPlateau",
+                  "lr_scheduler.patience=0")
+    trainer = Trainer(cfg)
+    trainer.validate = lambda: {"l1": 0.5, "psnr": 20.0, "ssim": 0.5, "count": 3}  # a stalled metric
+    trainer.train()
+    # epoch 1 sets the best; epochs 2 and 3 do not improve, each drop multiplies lr by factor 0.2
+    assert trainer.model.optimizers["optimG"].get_lr() == pytest.approx(2e-4 * 0.2 ** 2)
+    assert trainer.model.optimizers["optimD"].get_lr() == pytest.approx(2e-4 * 0.2 ** 2)
+
+
+def test_amp_on_cpu_warns_and_trains_in_float32(tmp_path, data_dirs, tiny_overrides, capsys):
+    trainer = Trainer(_config(tmp_path, data_dirs, tiny_overrides, "total_iters=1", "amp=true"))
+    trainer.train()
+    assert not trainer.model.amp
+    assert "amp is ignored on CPU" in capsys.readouterr().out

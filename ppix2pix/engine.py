@@ -374,8 +374,8 @@ class Trainer:
         if finished_epoch % cfg["snapshot_config"]["interval"] == 0 or self.iteration >= self.total_iters:
             self.save_checkpoint(f"epoch_{finished_epoch}")
 
-    def validate(self):
-        """L1 / PSNR / SSIM of the generator on dataset.test (rank 0), logged, kept in history; keeps the best."""
+    def evaluate(self):
+        """L1 / PSNR / SSIM of the generator on dataset.test under the configured test mode (no side effects)."""
         cfg = self.cfg
         averager, limit = MetricAverager(), cfg["validate"]["max_images"]
         saved_rng = _rng_state()
@@ -388,7 +388,12 @@ class Trainer:
             if limit and averager.count >= limit:
                 break
         _set_rng_state(saved_rng)
-        metrics = averager.result()
+        return averager.result()
+
+    def validate(self):
+        """Evaluate, log, keep the result in the history and save the generator when it is the best so far."""
+        cfg = self.cfg
+        metrics = self.evaluate()
         record = dict(metrics, epoch=self.epoch + 1, iteration=self.iteration)
         self.history.append(record)
         logger.info("validation after epoch %d (%d images): L1 %.4f PSNR %.2f dB SSIM %.4f", self.epoch + 1,

@@ -116,3 +116,11 @@ def test_allowed_functions_with_bad_arguments_are_a_clean_error(tmp_path):
     _zip_checkpoint(path, payload)
     with pytest.raises(TorchFileError, match="damaged PyTorch pickle"):
         read_torch_file(str(path))
+
+
+def test_pickle_cannot_alter_the_storage_placeholders(tmp_path):
+    path = tmp_path / "build.pth"
+    # torch.FloatStorage, then BUILD with {'code': 'O'}: would turn float data into Python objects if it worked
+    _zip_checkpoint(path, b"\x80\x02ctorch\nFloatStorage\n}X\x04\x00\x00\x00codeX\x01\x00\x00\x00Osb.")
+    with pytest.raises(TorchFileError, match="damaged PyTorch pickle"):
+        read_torch_file(str(path))

@@ -29,12 +29,16 @@ STORAGE_DTYPES = {
 }
 
 
-class StorageType:
+# The placeholders below are immutable (named tuples without __dict__): a pickle's BUILD opcode cannot alter them.
+
+class StorageType(collections.namedtuple("StorageType", "name")):
     """Stands in for a ``torch.<Name>Storage`` class inside a pickle."""
 
-    def __init__(self, name):
-        self.name = name
-        self.code = STORAGE_DTYPES[name]
+    __slots__ = ()
+
+    @property
+    def code(self):
+        return STORAGE_DTYPES[self.name]
 
     def dtype(self, byteorder):
         """numpy dtype of the raw elements in a file with the given byte order ('<' or '>')."""
@@ -42,21 +46,20 @@ class StorageType:
 
     @property
     def itemsize(self):
-        return 2 if self.code == BFLOAT16 else np.dtype(self.code).itemsize
+        return self.dtype("<").itemsize
 
 
-class StorageRef:
-    """A storage named in a pickle: its key in the file, element type, element count and optional view."""
+class StorageRef(collections.namedtuple("StorageRef", "key storage_type numel view")):
+    """A storage named in a pickle: its key in the file, element type, element count and optional
+    ``(view key, offset, size)`` (legacy format)."""
 
-    def __init__(self, key, storage_type, numel, view=None):
-        self.key, self.storage_type, self.numel, self.view = key, storage_type, numel, view
+    __slots__ = ()
 
 
-class TensorRef:
+class TensorRef(collections.namedtuple("TensorRef", "storage offset size stride")):
     """A tensor to build from a storage: element offset, size and strides (in elements)."""
 
-    def __init__(self, storage, offset, size, stride):
-        self.storage, self.offset, self.size, self.stride = storage, offset, tuple(size), tuple(stride)
+    __slots__ = ()
 
 
 def _rebuild_tensor(storage, storage_offset, size, stride, *unused):
@@ -64,7 +67,7 @@ def _rebuild_tensor(storage, storage_offset, size, stride, *unused):
     metadata) do not matter for weights."""
     if not isinstance(storage, StorageRef):
         raise pickle.UnpicklingError(f"tensor rebuilt from {type(storage).__name__} instead of a storage")
-    return TensorRef(storage, storage_offset, size, stride)
+    return TensorRef(storage, storage_offset, tuple(size), tuple(stride))
 
 
 def _rebuild_parameter(data, requires_grad, backward_hooks, *unused):
@@ -157,6 +160,6 @@ def materialize(obj, read_storage, source):
         return widen_bfloat16(array) if obj.storage.storage_type.code == BFLOAT16 else array
     if isinstance(obj, dict):
         return type(obj)((key, materialize(value, read_storage, source)) for key, value in obj.items())
-    if isinstance(obj, (list, tuple)):
+    if type(obj) in (list, tuple):
         return type(obj)(materialize(value, read_storage, source) for value in obj)
     return obj

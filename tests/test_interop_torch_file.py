@@ -124,3 +124,18 @@ def test_pickle_cannot_alter_the_storage_placeholders(tmp_path):
     _zip_checkpoint(path, b"\x80\x02ctorch\nFloatStorage\n}X\x04\x00\x00\x00codeX\x01\x00\x00\x00Osb.")
     with pytest.raises(TorchFileError, match="damaged PyTorch pickle"):
         read_torch_file(str(path))
+
+
+def test_tensors_saved_from_a_gpu_read_the_same(tmp_path):
+    """Older torch pickles GPU tensors with torch.cuda.<Name>Storage; the bytes are the same."""
+    path = tmp_path / "gpu.pth"
+    with zipfile.ZipFile(fixture("tensors.pth")) as source, zipfile.ZipFile(path, "w") as target:
+        for name in source.namelist():
+            data = source.read(name)
+            if name.endswith("data.pkl"):
+                assert b"ctorch\nFloatStorage\n" in data
+                data = data.replace(b"ctorch\nFloatStorage\n", b"ctorch.cuda\nFloatStorage\n")
+            target.writestr(name, data)
+    expected = read_torch_file(fixture("tensors.pth"))["tensors"]
+    for key, value in read_torch_file(str(path))["tensors"].items():
+        assert np.array_equal(value, expected[key]), key

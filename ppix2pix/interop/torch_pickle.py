@@ -1,8 +1,9 @@
 """Restricted unpickling of PyTorch's pickles, without PyTorch.
 
-Only what a saved state dict needs is accepted: ``collections.OrderedDict``, the tensor rebuild functions of
-``torch._utils`` and the typed storage classes (``torch.FloatStorage`` ...). Any other global (``os.system``, a pickled
-``nn.Module`` class, ...) is refused before anything is called, so a hostile file cannot run code.
+Only what a saved state dict needs is accepted: ``collections.OrderedDict``, ``torch.Size``, the tensor rebuild
+functions of ``torch._utils`` and the typed storage classes (``torch.FloatStorage``, ``torch.cuda.FloatStorage``
+...). Any other global (``os.system``, a pickled ``nn.Module`` class, ...) is refused before anything is called, so a
+hostile file cannot run code.
 
 Tensors come out of the unpickler as :class:`TensorRef` placeholders, because the legacy format stores the raw data
 after the pickle; :func:`materialize` then turns them into numpy arrays once the storages can be read.
@@ -80,7 +81,9 @@ SAFE_GLOBALS = {
     ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+    ("torch", "Size"): tuple,
 }
+STORAGE_MODULES = ("torch", "torch.cuda")  # tensors saved from a GPU name torch.cuda.<Name>Storage (same bytes)
 
 
 class RestrictedUnpickler(pickle.Unpickler):
@@ -94,7 +97,7 @@ class RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         if (module, name) in SAFE_GLOBALS:
             return SAFE_GLOBALS[(module, name)]
-        if module == "torch" and name in STORAGE_DTYPES:
+        if module in STORAGE_MODULES and name in STORAGE_DTYPES:
             return StorageType(name)
         raise TorchFileError(
             f"{self.source}: refusing to load '{module}.{name}': only plain state dicts (tensors in dicts) are "

@@ -139,3 +139,9 @@ def test_tensors_saved_from_a_gpu_read_the_same(tmp_path):
     expected = read_torch_file(fixture("tensors.pth"))["tensors"]
     for key, value in read_torch_file(str(path))["tensors"].items():
         assert np.array_equal(value, expected[key]), key
+
+
+def test_torch_size_is_read_as_a_tuple(tmp_path):
+    path = tmp_path / "size.pth"
+    _zip_checkpoint(path, b"\x80\x02ctorch\nSize\n(K\x02K\x03t\x85R.")  # torch.Size((2, 3))
+    assert read_torch_file(str(path)) == (2, 3)

@@ -1,0 +1,168 @@
+"""Restricted unpickling of PyTorch's pickles, without PyTorch.
+
+Only what a saved state dict needs is accepted: ``collections.OrderedDict``, ``torch.Size``, the tensor rebuild
+functions of ``torch._utils`` and the typed storage classes (``torch.FloatStorage``, ``torch.cuda.FloatStorage``
+...). Any other global (``os.system``, a pickled ``nn.Module`` class, ...) is refused before anything is called, so a
+hostile file cannot run code.
+
+Tensors come out of the unpickler as :class:`TensorRef` placeholders, because the legacy format stores the raw data
+after the pickle; :func:`materialize` then turns them into numpy arrays once the storages can be read.
+"""
+import collections
+import pickle
+
+import numpy as np
+
+from ..checkpoint import CheckpointError
+
+
+class TorchFileError(CheckpointError):
+    """A PyTorch file that cannot be read safely or is damaged; the message names the file and the problem."""
+
+
+BFLOAT16 = "bfloat16"  # numpy has no bfloat16: such storages are widened to float32 when read
+
+# torch.<Name>Storage -> numpy type code (byte order added per file)
+STORAGE_DTYPES = {
+    "FloatStorage": "f4", "DoubleStorage": "f8", "HalfStorage": "f2", "BFloat16Storage": BFLOAT16,
+    "LongStorage": "i8", "IntStorage": "i4", "ShortStorage": "i2", "CharStorage": "i1", "ByteStorage": "u1",
+    "BoolStorage": "b1",
+}
+
+
+# The placeholders below are immutable (named tuples without __dict__): a pickle's BUILD opcode cannot alter them.
+
+class StorageType(collections.namedtuple("StorageType", "name")):
+    """Stands in for a ``torch.<Name>Storage`` class inside a pickle."""
+
+    __slots__ = ()
+
+    @property
+    def code(self):
+        return STORAGE_DTYPES[self.name]
+
+    def dtype(self, byteorder):
+        """numpy dtype of the raw elements in a file with the given byte order ('<' or '>')."""
+        return np.dtype(byteorder + ("u2" if self.code == BFLOAT16 else self.code))
+
+    @property
+    def itemsize(self):
+        return self.dtype("<").itemsize
+
+
+class StorageRef(collections.namedtuple("StorageRef", "key storage_type numel view")):
+    """A storage named in a pickle: its key in the file, element type, element count and optional
+    ``(view key, offset, size)`` (legacy format)."""
+
+    __slots__ = ()
+
+
+class TensorRef(collections.namedtuple("TensorRef", "storage offset size stride")):
+    """A tensor to build from a storage: element offset, size and strides (in elements)."""
+
+    __slots__ = ()
+
+
+def _rebuild_tensor(storage, storage_offset, size, stride, *unused):
+    """``torch._utils._rebuild_tensor`` / ``_rebuild_tensor_v2``: the extra arguments (requires_grad, hooks,
+    metadata) do not matter for weights."""
+    if not isinstance(storage, StorageRef):
+        raise pickle.UnpicklingError(f"tensor rebuilt from {type(storage).__name__} instead of a storage")
+    return TensorRef(storage, storage_offset, tuple(size), tuple(stride))
+
+
+def _rebuild_parameter(data, requires_grad, backward_hooks, *unused):
+    """``torch._utils._rebuild_parameter``: an ``nn.Parameter`` is just its tensor here."""
+    return data
+
+
+SAFE_GLOBALS = {
+    ("collections", "OrderedDict"): collections.OrderedDict,
+    ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
+    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
+    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+    ("torch", "Size"): tuple,
+}
+STORAGE_MODULES = ("torch", "torch.cuda")  # tensors saved from a GPU name torch.cuda.<Name>Storage (same bytes)
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """Unpickler that resolves only the globals of a state dict and turns storage ids into :class:`StorageRef`."""
+
+    def __init__(self, file, source, storage_ref=None):
+        super().__init__(file, encoding="latin1")
+        self.source = source
+        self.storage_ref = storage_ref
+
+    def find_class(self, module, name):
+        if (module, name) in SAFE_GLOBALS:
+            return SAFE_GLOBALS[(module, name)]
+        if module in STORAGE_MODULES and name in STORAGE_DTYPES:
+            return StorageType(name)
+        raise TorchFileError(
+            f"{self.source}: refusing to load '{module}.{name}': only plain state dicts (tensors in dicts) are "
+            f"read, never other pickled objects, so the file cannot run code. If this is your own checkpoint of "
+            f"a whole model, re-save it in PyTorch with torch.save(net.state_dict(), path)")
+
+    def persistent_load(self, pid):
+        if self.storage_ref is None:
+            raise TorchFileError(f"{self.source}: unexpected tensor data in a header record")
+        return self.storage_ref(pid)
+
+
+def storage_ref_from_id(pid, source):
+    """Check a storage persistent id ``('storage', type, key, location, numel[, view])`` and wrap it."""
+    if not (isinstance(pid, tuple) and len(pid) in (5, 6) and pid[0] == "storage"
+            and isinstance(pid[1], StorageType) and isinstance(pid[4], int) and pid[4] >= 0):
+        raise TorchFileError(f"{source}: unsupported storage reference {pid!r} in the pickle")
+    view = pid[5] if len(pid) == 6 else None
+    if view is not None and not (isinstance(view, tuple) and len(view) == 3):
+        raise TorchFileError(f"{source}: malformed storage view {view!r}")
+    return StorageRef(str(pid[2]), pid[1], pid[4], view)
+
+
+def unpickle(file, source, storage_ref=None):
+    """Load one pickle from ``file`` with the restrictions above."""
+    try:
+        return RestrictedUnpickler(file, source, storage_ref).load()
+    except TorchFileError:
+        raise
+    except Exception as error:  # truncated data, bad opcodes, wrong arguments to the rebuild functions ...
+        raise TorchFileError(f"{source}: damaged PyTorch pickle ({type(error).__name__}: {error})") from None
+
+
+def tensor_array(ref, storage, source):
+    """numpy array (native byte order, contiguous) of a :class:`TensorRef` over its flat storage array."""
+    size, stride, offset = ref.size, ref.stride, ref.offset
+    if any(not isinstance(v, int) or v < 0 for v in size + stride + (offset,)) or len(size) != len(stride):
+        raise TorchFileError(f"{source}: invalid tensor geometry size={size} stride={stride} offset={offset}")
+    dtype = storage.dtype
+    if 0 in size:
+        return np.zeros(size, dtype.newbyteorder("="))
+    last = offset + sum((n - 1) * s for n, s in zip(size, stride))
+    if last >= storage.size:
+        raise TorchFileError(f"{source}: tensor of size {size} reaches element {last} of a storage with "
+                             f"{storage.size} elements (truncated or damaged file)")
+    view = np.lib.stride_tricks.as_strided(storage[offset:], shape=size,
+                                           strides=[s * dtype.itemsize for s in stride], writeable=False)
+    return np.array(view, dtype=dtype.newbyteorder("="), order="C")
+
+
+def widen_bfloat16(raw):
+    """float32 array from raw bfloat16 bits (uint16 array): bfloat16 is the top half of a float32."""
+    return (raw.astype(np.uint32) << 16).view(np.float32)
+
+
+def materialize(obj, read_storage, source):
+    """Replace every :class:`TensorRef` in nested dicts/lists/tuples by a numpy array.
+
+    ``read_storage(StorageRef)`` returns the storage's flat numpy array (raw file byte order).
+    """
+    if isinstance(obj, TensorRef):
+        array = tensor_array(obj, read_storage(obj.storage), source)
+        return widen_bfloat16(array) if obj.storage.storage_type.code == BFLOAT16 else array
+    if isinstance(obj, dict):
+        return type(obj)((key, materialize(value, read_storage, source)) for key, value in obj.items())
+    if type(obj) in (list, tuple):
+        return type(obj)(materialize(value, read_storage, source) for value in obj)
+    return obj

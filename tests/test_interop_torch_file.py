@@ -1,0 +1,147 @@
+"""Reading PyTorch checkpoints without torch: both container formats, tensor geometry, and refusal of unsafe pickles.
+
+The fixtures in tests/fixtures/torch were written by real PyTorch 2.13 (tests/fixtures/make_torch_fixtures.py).
+"""
+import os
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+
+from ppix2pix.interop.torch_file import LEGACY_MAGIC, LEGACY_PROTOCOL, is_torch_file, read_torch_file
+from ppix2pix.interop.torch_pickle import TorchFileError
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "torch")
+
+
+def fixture(name):
+    return os.path.join(FIXTURES, name)
+
+
+def test_zip_and_legacy_formats_give_identical_arrays():
+    new, legacy = read_torch_file(fixture("unet.pth")), read_torch_file(fixture("unet_legacy.pth"))
+    assert list(new) == list(legacy)  # same keys in the same (module) order
+    assert "model.model.1.model.2.running_mean" in new and "model.model.1.model.2.num_batches_tracked" in new
+    for key in new:
+        assert new[key].dtype == legacy[key].dtype and np.array_equal(new[key], legacy[key]), key
+    assert new["model.model.0.weight"].shape == (6, 3, 4, 4)
+    assert new["model.model.3.weight"].shape == (12, 3, 4, 4)  # ConvTranspose: [in, out, kH, kW]
+    assert new["model.model.1.model.2.num_batches_tracked"] == 3
+
+
+@pytest.mark.parametrize("name", ["tensors.pth", "tensors_legacy.pth"])
+def test_strides_offsets_and_dtypes_are_respected(name):
+    state = read_torch_file(fixture(name))
+    expected = np.load(fixture("tensors.npz"))
+    assert set(state["tensors"]) == set(expected.files)
+    for key in expected.files:
+        value = state["tensors"][key]
+        assert value.dtype == expected[key].dtype and value.shape == expected[key].shape, key
+        assert np.array_equal(value, expected[key]), key
+        assert value.flags["C_CONTIGUOUS"] and value.dtype.isnative
+    assert state["tensors"]["bfloat16"].dtype == np.float32  # widened: numpy has no bfloat16
+    assert state["step"] == 11 and state["name"] == "cases" and state["shape"] == (2, 3)
+
+
+def test_format_detection(tmp_path):
+    assert is_torch_file(fixture("unet.pth")) and is_torch_file(fixture("unet_legacy.pth"))
+    other = tmp_path / "weights.pdparams"
+    other.write_bytes(pickle.dumps({"netG": {"w": np.ones(2)}}, protocol=2))
+    assert not is_torch_file(str(other))
+    plain_zip = tmp_path / "plain.zip"
+    with zipfile.ZipFile(plain_zip, "w") as archive:
+        archive.writestr("readme.txt", "hello")
+    assert not is_torch_file(str(plain_zip))
+    for path in (other, plain_zip):
+        with pytest.raises(TorchFileError, match="not a (readable )?PyTorch checkpoint"):
+            read_torch_file(str(path))
+
+
+def test_truncated_files_are_reported_not_crashing(tmp_path):
+    for name in ("unet.pth", "unet_legacy.pth"):
+        data = open(fixture(name), "rb").read()
+        broken = tmp_path / name
+        broken.write_bytes(data[: len(data) // 2])
+        with pytest.raises(TorchFileError, match=str(broken).replace(".", r"\.")):
+            read_torch_file(str(broken))
+
+
+def _global_call(module, name, argument):
+    """A protocol-2 pickle that calls module.name(argument) when loaded by an unrestricted unpickler."""
+    return (b"\x80\x02c" + f"{module}\n{name}\n".encode() + b"X" + len(argument).to_bytes(4, "little")
+            + argument.encode() + b"\x85R.")
+
+
+def _zip_checkpoint(path, payload):
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", payload)
+        archive.writestr("archive/byteorder", "little")
+
+
+def _legacy_checkpoint(path, payload):
+    header = b"".join(pickle.dumps(obj, protocol=2) for obj in
+                      (LEGACY_MAGIC, LEGACY_PROTOCOL, {"protocol_version": LEGACY_PROTOCOL, "little_endian": True}))
+    path.write_bytes(header + payload + pickle.dumps([], protocol=2))
+
+
+@pytest.mark.parametrize("writer", [_zip_checkpoint, _legacy_checkpoint], ids=["zip", "legacy"])
+@pytest.mark.parametrize("module,name", [("os", "system"), ("posix", "system"), ("builtins", "eval"),
+                                         ("subprocess", "Popen")])
+def test_code_execution_is_refused_before_it_runs(tmp_path, writer, module, name):
+    marker = tmp_path / "pwned"
+    command = f"touch {marker}" if name != "eval" else f"open({str(marker)!r}, 'w')"
+    path = tmp_path / "evil.pth"
+    writer(path, _global_call(module, name, command))
+    with pytest.raises(TorchFileError, match=rf"refusing to load '{module}\.{name}'"):
+        read_torch_file(str(path))
+    assert not marker.exists()
+    # Sanity check of the test itself: an unrestricted unpickler would have run the payload.
+    if (module, name) == ("builtins", "eval"):
+        pickle.loads(_global_call(module, name, command))
+        assert marker.exists()
+
+
+def test_pickled_module_is_refused_with_advice(tmp_path):
+    path = tmp_path / "model.pth"
+    _zip_checkpoint(path, b"\x80\x02cmodels.networks\nUnetGenerator\n)\x81.")
+    with pytest.raises(TorchFileError, match=r"models\.networks\.UnetGenerator.*state_dict\(\)"):
+        read_torch_file(str(path))
+
+
+def test_allowed_functions_with_bad_arguments_are_a_clean_error(tmp_path):
+    path = tmp_path / "odd.pth"
+    # _rebuild_tensor_v2('not a storage', 0, (1,), (1,)) -- an allowed global, used wrongly
+    payload = (b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\n(X\x03\x00\x00\x00abcK\x00K\x01\x85K\x01\x85tR.")
+    _zip_checkpoint(path, payload)
+    with pytest.raises(TorchFileError, match="damaged PyTorch pickle"):
+        read_torch_file(str(path))
+
+
+def test_pickle_cannot_alter_the_storage_placeholders(tmp_path):
+    path = tmp_path / "build.pth"
+    # torch.FloatStorage, then BUILD with {'code': 'O'}: would turn float data into Python objects if it worked
+    _zip_checkpoint(path, b"\x80\x02ctorch\nFloatStorage\n}X\x04\x00\x00\x00codeX\x01\x00\x00\x00Osb.")
+    with pytest.raises(TorchFileError, match="damaged PyTorch pickle"):
+        read_torch_file(str(path))
+
+
+def test_tensors_saved_from_a_gpu_read_the_same(tmp_path):
+    """Older torch pickles GPU tensors with torch.cuda.<Name>Storage; the bytes are the same."""
+    path = tmp_path / "gpu.pth"
+    with zipfile.ZipFile(fixture("tensors.pth")) as source, zipfile.ZipFile(path, "w") as target:
+        for name in source.namelist():
+            data = source.read(name)
+            if name.endswith("data.pkl"):
+                assert b"ctorch\nFloatStorage\n" in data
+                data = data.replace(b"ctorch\nFloatStorage\n", b"ctorch.cuda\nFloatStorage\n")
+            target.writestr(name, data)
+    expected = read_torch_file(fixture("tensors.pth"))["tensors"]
+    for key, value in read_torch_file(str(path))["tensors"].items():
+        assert np.array_equal(value, expected[key]), key
+
+
+def test_torch_size_is_read_as_a_tuple(tmp_path):
+    path = tmp_path / "size.pth"
+    _zip_checkpoint(path, b"\x80\x02ctorch\nSize\n(K\x02K\x03t\x85R.")  # torch.Size((2, 3))
+    assert read_torch_file(str(path)) == (2, 3)

@@ -205,3 +205,11 @@ def test_unknown_test_mode_is_rejected():
     with pytest.raises(ValueError, match="paper, eval"):
         with inference_mode(UnetGenerator(num_downs=5, ngf=4), "train"):
             pass
+
+
+def test_norm_none_convs_have_no_bias_like_the_reference():
+    """The reference sets use_bias only for InstanceNorm, so with norm 'none' only the output convs keep a bias."""
+    unet = UnetGenerator(num_downs=5, ngf=4, norm_type="none")
+    assert [layer for layer in _convs(unet) if layer.bias is not None] == [unet.model.model[3]]
+    patch = NLayerDiscriminator(ndf=4, norm_type="none")
+    assert [i for i, layer in enumerate(patch.model) if getattr(layer, "bias", None) is not None] == [0, 11]

@@ -16,7 +16,7 @@ def test_facades_training_lowers_validation_l1(tmp_path, shared_data):
         "validate.max_images=40", "validate.interval=1", "model.test_mode=eval", "total_iters=300",
         "log_config.interval=50", f"output_dir={tmp_path}/out"])
     trainer = Trainer(cfg)
-    untrained = trainer.validate()["l1"]
+    untrained = trainer.evaluate()["l1"]
     history = trainer.train()
     trained = history[-1]["l1"]
     assert trained < 0.75 * untrained, (untrained, [round(r["l1"], 4) for r in history])

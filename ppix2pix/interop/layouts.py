@@ -9,7 +9,6 @@ ppix2pix's networks mirror the reference's module nesting, so a parameter keeps 
   running statistics for InstanceNorm layers, which the reference ignores (dropped here too).
 * PaddleGAN: ppix2pix's names, but its InstanceNorm layers carry a frozen ``scale`` = 1 / ``bias`` = 0 pair, and its
   NLayerDiscriminator's first conv has a bias only with instance norm (a known defect; read as a zero bias).
-* norm 'none': the reference and PaddleGAN give the norm-dependent convs no bias, ppix2pix a bias (read as zero).
 """
 import numpy as np
 import paddle
@@ -58,16 +57,10 @@ def _network(section, role):
         return build(section)
 
 
-def _bias_keys(net):
-    return {key for key in net.state_dict() if key.endswith(".bias")}
-
-
 def biases_absent_in(framework, section, role):
     """Bias keys of ppix2pix's network that the framework's own version of the network does not have."""
     net = _network(section, role)
     absent = set()
-    if section["norm_type"] == "none":
-        absent |= _bias_keys(net) - _bias_keys(_network({**section, "norm_type": "batch"}, role))
     if framework == "paddlegan" and role == "netD" and net.n_layers > 0 and section["norm_type"] != "instance":
         absent.add("model.0.bias")
     return absent

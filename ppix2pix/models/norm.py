@@ -29,6 +29,10 @@ def norm_layer_factory(norm_type):
 
 
 def conv_uses_bias(norm_type):
-    """Convs followed by a norm have a bias only when that norm is not BatchNorm (reference rule)."""
+    """Convs followed by a norm layer have a bias only with InstanceNorm.
+
+    This is the reference implementation's rule (``use_bias = norm_layer == InstanceNorm2d``), which also leaves
+    those convs without a bias for norm 'none'; keeping it makes official weights load one to one.
+    """
     norm_layer_factory(norm_type)  # validates the name
-    return norm_type != "batch"
+    return norm_type == "instance"

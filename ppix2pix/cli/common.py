@@ -1,0 +1,107 @@
+"""Pieces shared by the inference-side CLIs: user-error handling, device choice, input discovery, progress lines."""
+import glob
+import os
+import sys
+import time
+
+from ..checkpoint import CheckpointError
+from ..config import ConfigError
+from ..data.dataset import DataError
+from ..data.image_io import IMAGE_EXTENSIONS, ImageError, is_image_file
+from ..export import ExportError
+
+
+class CliError(Exception):
+    """A user error a CLI reports as one ``error: ...`` line."""
+
+
+USER_ERRORS = (CliError, ConfigError, CheckpointError, DataError, ImageError, ExportError)
+
+
+def run_cli(body, *args):
+    """Call ``body(*args)``; user errors print ``error: ...`` on stderr and give exit code 2, Ctrl-C gives 130."""
+    try:
+        body(*args)
+    except USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def select_device(name=None):
+    """'cpu' or 'gpu' (``None``: the GPU when this Paddle build and machine have one); sets Paddle's device."""
+    import paddle
+    has_gpu = paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
+    if name is None:
+        name = "gpu" if has_gpu else "cpu"
+    if name == "gpu" and not has_gpu:
+        raise CliError("--device gpu: this Paddle build or machine has no CUDA GPU "
+                       "(install paddlepaddle-gpu, or use --device cpu)")
+    paddle.set_device(name)
+    return name
+
+
+def _walk_images(folder, exclude):
+    exclude = os.path.realpath(exclude) if exclude else None
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if os.path.realpath(os.path.join(root, d)) != exclude)
+        for name in sorted(files):
+            if is_image_file(name):
+                yield os.path.join(root, name)
+
+
+def find_images(spec, exclude=None):
+    """[(path, relative path)] for a folder (searched recursively), an image file or a glob pattern.
+
+    Relative paths are taken from the folder, the file's folder, or the deepest folder common to the glob's matches;
+    files under ``exclude`` (an output folder inside the input folder) are skipped.
+    """
+    if os.path.isdir(spec):
+        root, paths = spec, list(_walk_images(spec, exclude))
+    elif os.path.isfile(spec):
+        if not is_image_file(spec):
+            raise CliError(f"input {spec} is not an image file (extensions: {', '.join(IMAGE_EXTENSIONS)})")
+        root, paths = os.path.dirname(spec), [spec]
+    elif any(char in spec for char in "*?["):
+        paths = sorted(path for path in glob.glob(spec, recursive=True) if os.path.isfile(path)
+                       and is_image_file(path))
+        root = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in paths]) if paths else ""
+        paths = [os.path.abspath(p) for p in paths]
+    else:
+        raise CliError(f"input {spec!r} does not exist (give a folder, an image file or a glob pattern)")
+    if not paths:
+        raise CliError(f"no images found in {spec} (looked for {', '.join(IMAGE_EXTENSIONS)})")
+    return [(path, os.path.relpath(path, root or ".")) for path in paths]
+
+
+def format_seconds(seconds):
+    """'42s', '3m05s', '1h02m'."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+class Progress:
+    """Prints 'done/total images, rate, ETA' at most every ``interval`` seconds and once at the end."""
+
+    def __init__(self, total, interval=2.0, stream=None):
+        self.total, self.interval, self.stream = total, interval, stream or sys.stdout
+        self.done, self.start, self.last = 0, time.perf_counter(), None
+
+    def update(self, count):
+        self.done += count
+        now = time.perf_counter()
+        if self.done < self.total and self.last is not None and now - self.last < self.interval:
+            return
+        self.last = now
+        elapsed = max(now - self.start, 1e-9)
+        rate = self.done / elapsed
+        eta = (self.total - self.done) / rate if rate > 0 else 0.0
+        print(f"  {self.done}/{self.total} images  {rate:.2f} img/s  elapsed {format_seconds(elapsed)}  "
+              f"ETA {format_seconds(eta)}", file=self.stream, flush=True)

@@ -188,3 +188,21 @@ def test_tool_script_reports_errors_without_traceback(tmp_path):
                              str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "error: " in result.stderr
+
+
+@pytest.mark.skipif(paddle.is_compiled_with_cuda(), reason="this Paddle build has CUDA")
+def test_gpu_request_on_a_cpu_build_is_a_clear_error(tmp_path, checkpoint, ab_folder, capsys):
+    assert infer_main(["--checkpoint", checkpoint, "--input", ab_folder, "--output", str(tmp_path / "o"),
+                       "--device", "gpu"]) == 2
+    assert "paddlepaddle-gpu" in capsys.readouterr().err
+
+
+def test_progress_line_and_durations(capsys):
+    from ppix2pix.cli.common import Progress, format_seconds
+    assert [format_seconds(s) for s in (4.4, 65, 3725)] == ["4s", "1m05s", "1h02m"]
+    progress = Progress(10, interval=3600)
+    progress.update(4)  # the first update prints, the next ones wait for the interval, the last one prints
+    progress.update(4)
+    progress.update(2)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and lines[0].strip().startswith("4/10 images") and lines[1].strip().startswith("10/10")

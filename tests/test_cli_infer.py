@@ -206,3 +206,18 @@ def test_progress_line_and_durations(capsys):
     progress.update(2)
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and lines[0].strip().startswith("4/10 images") and lines[1].strip().startswith("10/10")
+
+
+def test_colorization_checkpoint_colours_plain_images(tmp_path, tiny_overrides, capsys):
+    checkpoint, _ = _checkpoint(str(tmp_path), tiny_overrides,
+                                ["model.generator.input_nc=1", "model.generator.output_nc=2",
+                                 "dataset.train.color_space=lab", "dataset.test.color_space=lab"])
+    _write(str(tmp_path / "in" / "photo.png"), _random(48, 80))  # twice as wide as tall, yet not a pair
+    out = tmp_path / "out"
+    assert infer_main(["--checkpoint", checkpoint, "--input", str(tmp_path / "in"), "--output", str(out),
+                       "--side-by-side"]) == 0
+    assert "colorization" in capsys.readouterr().out
+    assert read_image(str(out / "photo.png")).shape == (48, 80, 3)
+    assert read_image(str(out / "side_by_side" / "photo.png")).shape == (48, 3 * 80, 3)  # gray | output | original
+    assert infer_main(["--checkpoint", checkpoint, "--input", str(tmp_path / "in"), "--output", str(out),
+                       "--ab"]) == 2

@@ -102,7 +102,7 @@ def save_output(path, image, like):
     write_image(path, image)
 
 
-def describe(translator, args, pairs, direction, count):
+def describe(translator, args, pairs, direction, count, device):
     generator = translator.cfg["model"]["generator"]
     if translator.color_space == "lab":
         kind = "colour images (colorization: L in, ab out)"
@@ -116,7 +116,7 @@ def describe(translator, args, pairs, direction, count):
     print(f"{count} images from {args.input}: {kind}")
     print(f"generator {generator['name']} {generator['input_nc']}->{generator['output_nc']} channels, size multiple "
           f"{translator.multiple}, test mode {mode}, size mode {args.size_mode}, batch {args.batch_size}, "
-          f"{'predictor' if args.predictor else 'eager'} on {args.device_used}")
+          f"{'predictor' if args.predictor else 'eager'} on {device}")
     if pairs is False and args.ab is None and translator.color_space != "lab":
         print("  (inputs taken as plain images; pass --ab for AB pairs)")
     elif pairs and args.ab is None:
@@ -137,11 +137,11 @@ def check_no_overwrite(items, output_dir):
 def infer(args):
     items = find_images(args.input, exclude=args.output)
     check_no_overwrite(items, args.output)
-    args.device_used = select_device(args.device)
-    translator = load_translator(args, args.device_used)
+    device = select_device(args.device)
+    translator = load_translator(args, device)
     direction = translator.cfg["model"]["direction"]
     pairs = decide_pairs(args, translator, items[0][0])
-    describe(translator, args, pairs, direction, len(items))
+    describe(translator, args, pairs, direction, len(items), device)
     records = (read_record(path, relative, pairs, direction) for path, relative in items)
     progress = Progress(len(items))
     rows = []
@@ -151,8 +151,7 @@ def infer(args):
         for record, output in zip(batch, outputs):
             rows.append(write_results(args, record, output, translator.color_space))
         progress.update(len(batch))
-    index = write_index(args.output, f"ppix2pix: {os.path.basename(os.path.abspath(args.input))}", columns,
-                        sorted(rows))
+    index = write_index(args.output, f"ppix2pix: {args.input}", columns, sorted(rows))
     print(f"wrote {len(items)} images to {args.output} (browse {index})")
 
 

@@ -4,8 +4,8 @@ import os
 import sys
 import time
 
-from ..checkpoint import CheckpointError
-from ..config import ConfigError
+from ..checkpoint import CheckpointError, load_generator
+from ..config import ConfigError, load_config
 from ..data.dataset import DataError
 from ..data.image_io import IMAGE_EXTENSIONS, ImageError, is_image_file
 from ..export import ExportError
@@ -29,6 +29,14 @@ def run_cli(body, *args):
         print("interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def checkpoint_generator(checkpoint, config_path=None):
+    """(netG, cfg) of a checkpoint file; ``config_path`` (a training config) only for weights-only files."""
+    if not os.path.isfile(checkpoint):
+        hint = " (an exported model folder needs --predictor)" if os.path.isdir(checkpoint) else ""
+        raise CliError(f"checkpoint {checkpoint!r} does not exist{hint}")
+    return load_generator(checkpoint, load_config(config_path) if config_path else None)
 
 
 def select_device(name=None):

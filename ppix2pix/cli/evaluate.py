@@ -22,13 +22,15 @@ import os
 
 import numpy as np
 
+from ..config import apply_overrides, check_data_paths, resolve_config
 from ..data.dataset import split_ab
-from ..data.image_io import read_image, to_channels, to_model, to_uint8, to_unit_float
+from ..data.image_io import read_image, to_channels, to_model, to_uint8, to_unit_float, write_image
+from ..data.loader import build_dataset
 from ..direction import input_and_target, input_side
 from ..metrics import MetricAverager, SegmentationScores, cityscapes_palette, load_palette
 from ..models import TEST_MODES
 from ..translate import SIZE_MODES, Translator, group_by_size
-from .common import CliError, Progress, find_images, run_cli, select_device
+from .common import CliError, Progress, checkpoint_generator, find_images, run_cli, select_device
 
 PROTOCOL = ("l1: mean |output - target| on the [-1, 1] scale; psnr: 8-bit, data range 255, identical images capped "
             "at 100 dB; ssim: scikit-image structural_similarity on 8-bit RGB, 7x7 window; all averaged per image. "
@@ -127,7 +129,6 @@ def score_folders(args, scorer):
 
 def test_split_config(cfg, args):
     """The checkpoint's config with --dataroot and the dataset.test overrides applied."""
-    from ..config import apply_overrides, check_data_paths, resolve_config
     overrides = list(args.override)
     if args.dataroot:
         overrides += [f"dataset.test.dataroot={args.dataroot}", "dataset.test.dataroot_a=null",
@@ -143,22 +144,13 @@ def test_split_config(cfg, args):
 
 def score_checkpoint(args, scorer):
     """Translate the test split with --checkpoint and score it."""
-    from ..checkpoint import load_generator
-    from ..data.image_io import write_image
-    from ..data.loader import build_dataset
     if args.targets or args.target_side:
         raise CliError("--targets/--target-side apply to --outputs; with --checkpoint the targets come from the "
                        "test split")
     if args.batch_size < 1:
         raise CliError(f"--batch-size must be at least 1, got {args.batch_size}")
-    if not os.path.isfile(args.checkpoint):
-        raise CliError(f"checkpoint {args.checkpoint!r} does not exist")
     device = select_device(args.device)
-    cfg = None
-    if args.config:
-        from ..config import load_config
-        cfg = load_config(args.config)
-    net, cfg = load_generator(args.checkpoint, cfg)
+    net, cfg = checkpoint_generator(args.checkpoint, args.config)
     cfg = test_split_config(cfg, args)
     translator = Translator.from_network(net, cfg, args.size_mode, args.test_mode, args.seed)
     dataset = build_dataset(cfg, "test")

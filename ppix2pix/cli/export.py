@@ -11,8 +11,8 @@ import os
 import numpy as np
 
 from ..export import INFO_FILE, PredictorRunner, export_generator, export_onnx
-from ..models import TEST_MODES, inference_mode
-from .common import CliError, run_cli, select_device
+from ..models import TEST_MODES, generator_size_multiple, inference_mode
+from .common import CliError, checkpoint_generator, run_cli, select_device
 
 TOLERANCE = 1e-4
 
@@ -59,8 +59,6 @@ def onnx_parity(path, net, info, size):
 
 
 def export(args):
-    from ..checkpoint import load_generator
-    from ..models import generator_size_multiple
     if not os.path.isfile(args.checkpoint):
         raise CliError(f"checkpoint {args.checkpoint!r} does not exist")
     if args.onnx and args.test_mode == "paper":
@@ -72,11 +70,7 @@ def export(args):
             raise CliError("--onnx needs paddle2onnx, which is not installed: pip install paddle2onnx "
                            "(or pip install -e .[onnx])") from None
     select_device("cpu")
-    cfg = None
-    if args.config:
-        from ..config import load_config
-        cfg = load_config(args.config)
-    net, cfg = load_generator(args.checkpoint, cfg)
+    net, cfg = checkpoint_generator(args.checkpoint, args.config)
     generator = cfg["model"]["generator"]
     multiple = generator_size_multiple(generator)
     size = args.check_size or multiple

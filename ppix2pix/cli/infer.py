@@ -14,7 +14,7 @@ from ..data.image_io import read_image, to_channels, to_unit_float, write_image
 from ..direction import input_and_target, input_side
 from ..models import TEST_MODES
 from ..translate import SIZE_MODES, Translator, group_by_size
-from .common import CliError, Progress, find_images, run_cli, select_device
+from .common import CliError, Progress, checkpoint_generator, find_images, run_cli, select_device
 from .html_index import display_image, write_index, write_thumbnail
 
 SIXTEEN_BIT_EXTENSIONS = (".png", ".tif", ".tiff")
@@ -62,14 +62,8 @@ def load_translator(args, device):
             raise CliError(f"{args.checkpoint} was exported in {translator.test_mode} mode; re-export it with "
                            f"tools/export.py --test-mode {args.test_mode}")
         return translator
-    if not os.path.isfile(args.checkpoint):
-        hint = " (an exported model folder needs --predictor)" if os.path.isdir(args.checkpoint) else ""
-        raise CliError(f"checkpoint {args.checkpoint!r} does not exist{hint}")
-    cfg = None
-    if args.config:
-        from ..config import load_config
-        cfg = load_config(args.config)
-    return Translator.from_checkpoint(args.checkpoint, cfg, args.size_mode, args.test_mode, args.seed)
+    net, cfg = checkpoint_generator(args.checkpoint, args.config)
+    return Translator.from_network(net, cfg, args.size_mode, args.test_mode, args.seed)
 
 
 def decide_pairs(args, translator, first_path):

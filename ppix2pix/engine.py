@@ -24,6 +24,7 @@ from .config import check_data_paths, save_config
 from .data import build_dataloader
 from .data.color import lab_to_rgb
 from .data.image_io import from_model, to_uint8
+from .device import select_device
 from .metrics import HIGHER_IS_BETTER, MetricAverager
 from .pix2pix import LOSS_NAMES, Pix2PixModel
 from .runtime import runtime_summary
@@ -39,21 +40,6 @@ FINAL_WEIGHTS = "netG.pdparams"
 
 class TrainingError(RuntimeError):
     """Training cannot go on (diverged, or resumed with an incompatible checkpoint)."""
-
-
-def select_device(choice):
-    """Set and return the Paddle device for 'auto' | 'cpu' | 'gpu'."""
-    has_gpu = paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
-    if choice == "gpu" and not has_gpu:
-        raise TrainingError("device: gpu was requested but this Paddle build or machine has no CUDA GPU; "
-                            "install paddlepaddle-gpu or use -o device=cpu")
-    device = "gpu" if choice == "gpu" or (choice == "auto" and has_gpu) else "cpu"
-    if device == "gpu":
-        local_rank = int(os.environ.get("PADDLE_LOCAL_RANK", "0"))
-        paddle.set_device(f"gpu:{local_rank}")
-    else:
-        paddle.set_device("cpu")
-    return device
 
 
 def _rng_state():

@@ -1,19 +1,39 @@
-"""Shared CLI plumbing: the user-error types every tool reports as one line, and the exit codes."""
+"""Pieces shared by the CLIs: user-error handling, -o overrides, checkpoint loading, input discovery, progress."""
+import glob
+import os
 import sys
+import time
 
-from ..checkpoint import CheckpointError
-from ..config import ConfigError
-from ..data import DataError, ImageError
+from ..checkpoint import CheckpointError, load_generator
+from ..config import ConfigError, load_config
+from ..data.dataset import DataError
+from ..data.image_io import IMAGE_EXTENSIONS, ImageError, is_image_file
+from ..device import DeviceError
+from ..engine import TrainingError
+from ..export import ExportError
+from ..training_log import format_duration
 
-USER_ERRORS = (ConfigError, DataError, ImageError, CheckpointError, FileNotFoundError)
+
+class CliError(Exception):
+    """A user error a CLI reports as one ``error: ...`` line."""
+
+
+USER_ERRORS = (CliError, ConfigError, CheckpointError, DataError, ImageError, ExportError, DeviceError, TrainingError)
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 
-def report_error(error):
-    """Print ``error: <message>`` to stderr and return the user-error exit code."""
-    print(f"error: {error}", file=sys.stderr)
-    return EXIT_USER_ERROR
+def run_cli(body, *args):
+    """Call ``body(*args)``; user errors print ``error: ...`` on stderr and give exit code 2, Ctrl-C gives 130."""
+    try:
+        body(*args)
+    except USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 0
 
 
 def add_override_argument(parser):
@@ -25,3 +45,64 @@ def add_override_argument(parser):
 def flat_overrides(args):
     """The -o values as one list."""
     return [item for group in args.opt for item in group]
+
+
+def checkpoint_generator(checkpoint, config_path=None):
+    """(netG, cfg) of a checkpoint file; ``config_path`` (a training config) only for weights-only files."""
+    if not os.path.isfile(checkpoint):
+        hint = " (an exported model folder needs --predictor)" if os.path.isdir(checkpoint) else ""
+        raise CliError(f"checkpoint {checkpoint!r} does not exist{hint}")
+    return load_generator(checkpoint, load_config(config_path) if config_path else None)
+
+
+def _walk_images(folder, exclude):
+    exclude = os.path.realpath(exclude) if exclude else None
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if os.path.realpath(os.path.join(root, d)) != exclude)
+        for name in sorted(files):
+            if is_image_file(name):
+                yield os.path.join(root, name)
+
+
+def find_images(spec, exclude=None):
+    """[(path, relative path)] for a folder (searched recursively), an image file or a glob pattern.
+
+    Relative paths are taken from the folder, the file's folder, or the deepest folder common to the glob's matches;
+    files under ``exclude`` (an output folder inside the input folder) are skipped.
+    """
+    if os.path.isdir(spec):
+        root, paths = spec, list(_walk_images(spec, exclude))
+    elif os.path.isfile(spec):
+        if not is_image_file(spec):
+            raise CliError(f"input {spec} is not an image file (extensions: {', '.join(IMAGE_EXTENSIONS)})")
+        root, paths = os.path.dirname(spec), [spec]
+    elif any(char in spec for char in "*?["):
+        paths = sorted(path for path in glob.glob(spec, recursive=True) if os.path.isfile(path)
+                       and is_image_file(path))
+        root = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in paths]) if paths else ""
+        paths = [os.path.abspath(p) for p in paths]
+    else:
+        raise CliError(f"input {spec!r} does not exist (give a folder, an image file or a glob pattern)")
+    if not paths:
+        raise CliError(f"no images found in {spec} (looked for {', '.join(IMAGE_EXTENSIONS)})")
+    return [(path, os.path.relpath(path, root or ".")) for path in paths]
+
+
+class Progress:
+    """Prints 'done/total images, rate, ETA' at most every ``interval`` seconds and once at the end."""
+
+    def __init__(self, total, interval=2.0, stream=None):
+        self.total, self.interval, self.stream = total, interval, stream or sys.stdout
+        self.done, self.start, self.last = 0, time.perf_counter(), None
+
+    def update(self, count):
+        self.done += count
+        now = time.perf_counter()
+        if self.done < self.total and self.last is not None and now - self.last < self.interval:
+            return
+        self.last = now
+        elapsed = max(now - self.start, 1e-9)
+        rate = self.done / elapsed
+        eta = (self.total - self.done) / rate if rate > 0 else 0.0
+        print(f"  {self.done}/{self.total} images  {rate:.2f} img/s  elapsed {format_duration(elapsed)}  "
+              f"ETA {format_duration(eta)}", file=self.stream, flush=True)

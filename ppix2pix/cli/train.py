@@ -3,8 +3,8 @@ import argparse
 import sys
 
 from ..config import load_config
-from ..engine import Trainer, TrainingError
-from .common import (EXIT_INTERRUPTED, USER_ERRORS, add_override_argument, flat_overrides, report_error)
+from ..engine import Trainer
+from .common import add_override_argument, flat_overrides, run_cli
 
 
 def build_parser():
@@ -32,14 +32,7 @@ def main(argv=None):
         overrides.append(f"output_dir={args.output_dir}")
     if args.seed is not None:
         overrides.append(f"seed={args.seed}")
-    try:
-        trainer = Trainer(load_config(args.config, overrides), resume=args.resume)
-        trainer.train()
-    except USER_ERRORS + (TrainingError,) as error:
-        return report_error(error)
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-    return 0
+    return run_cli(lambda: Trainer(load_config(args.config, overrides), resume=args.resume).train())
 
 
 if __name__ == "__main__":

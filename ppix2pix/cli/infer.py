@@ -1,0 +1,177 @@
+"""tools/infer.py: translate a folder, an image or a glob of images with a checkpoint (or an exported model).
+
+The checkpoint rebuilds its own generator from the config stored in it. Outputs keep the input's relative path and
+file name under ``--output``; ``index.html`` there shows input, output (and target) thumbnails. AB pair images (A
+left, B right) are split and the half the generator reads is taken by the checkpoint's direction.
+"""
+import argparse
+import os
+
+import numpy as np
+
+from ..data.dataset import split_ab
+from ..data.image_io import read_image, to_channels, to_unit_float, write_image
+from ..device import select_device
+from ..direction import input_and_target, input_side
+from ..models import TEST_MODES
+from ..translate import SIZE_MODES, Translator, group_by_size
+from .common import CliError, Progress, checkpoint_generator, find_images, run_cli
+from .html_index import display_image, write_index, write_thumbnail
+
+SIXTEEN_BIT_EXTENSIONS = (".png", ".tif", ".tiff")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="tools/infer.py", description="Translate images with a trained pix2pix generator.",
+        epilog="Test-time modes: 'paper' keeps dropout on and normalizes with each batch's statistics (the paper's "
+               "choice, default of the shipped configs); 'eval' switches dropout off and uses the running statistics "
+               "(deterministic). In paper mode --seed fixes the dropout draw; with --batch-size > 1 an output also "
+               "depends on the other images of its batch.")
+    parser.add_argument("--checkpoint", required=True,
+                        help="checkpoint file (or, with --predictor, a folder written by tools/export.py)")
+    parser.add_argument("--input", required=True, help="image folder (searched recursively), image file or glob")
+    parser.add_argument("--output", required=True, help="folder for the results (created)")
+    parser.add_argument("--config", help="training config, only for weights-only checkpoints without one")
+    parser.add_argument("--size-mode", choices=SIZE_MODES, default="pad",
+                        help="bring any size to the generator's multiple by reflect padding (default) or resizing")
+    parser.add_argument("--test-mode", choices=TEST_MODES,
+                        help="test-time mode (default: the checkpoint's model.test_mode)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the paper-mode dropout (default 0)")
+    parser.add_argument("--batch-size", type=int, default=1, help="images per batch (same-size images only)")
+    pairs = parser.add_mutually_exclusive_group()
+    pairs.add_argument("--ab", dest="ab", action="store_true", default=None,
+                       help="inputs are AB pair images (default: detected: images twice as wide as tall)")
+    pairs.add_argument("--no-ab", dest="ab", action="store_false", help="inputs are plain images")
+    parser.add_argument("--side-by-side", action="store_true",
+                        help="also write input | output | target images under OUTPUT/side_by_side/")
+    parser.add_argument("--predictor", action="store_true",
+                        help="run an exported model (--checkpoint DIR from tools/export.py) with Paddle Inference")
+    parser.add_argument("--device", choices=("cpu", "gpu"), help="default: the GPU when there is one")
+    return parser
+
+
+def load_translator(args, device):
+    """The Translator for the arguments: an eager checkpoint or an exported model through the predictor."""
+    if args.batch_size < 1:
+        raise CliError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.predictor:
+        if args.config:
+            raise CliError("--config is for weights-only checkpoints; an exported model carries its config")
+        translator = Translator.from_exported(args.checkpoint, args.size_mode, device=device)
+        if args.test_mode and args.test_mode != translator.test_mode:
+            raise CliError(f"{args.checkpoint} was exported in {translator.test_mode} mode; re-export it with "
+                           f"tools/export.py --test-mode {args.test_mode}")
+        return translator
+    net, cfg = checkpoint_generator(args.checkpoint, args.config)
+    return Translator.from_network(net, cfg, args.size_mode, args.test_mode, args.seed)
+
+
+def decide_pairs(args, translator, first_path):
+    """True when the inputs are AB pairs: --ab / --no-ab, else detected from the first image's shape."""
+    if translator.color_space == "lab":
+        if args.ab:
+            raise CliError("colorization models read single colour images (L in, ab out); drop --ab")
+        return False
+    if args.ab is not None:
+        return args.ab
+    height, width = read_image(first_path).shape[:2]
+    return width == 2 * height
+
+
+def read_record(path, relative, pairs, direction):
+    """{'path', 'relative', 'input', 'target'} for one file; AB images are split by the direction."""
+    image = read_image(path)
+    if pairs:
+        side_a, side_b = split_ab(image, path)
+        source, target = input_and_target(direction, side_a, side_b)
+    else:
+        source, target = image, None
+    return {"path": path, "relative": relative, "input": source, "target": target}
+
+
+def save_output(path, image, like):
+    """Write an H x W x C [0, 1] result; 16-bit inputs give 16-bit PNG/TIFF outputs."""
+    if like.dtype == np.uint16 and path.lower().endswith(SIXTEEN_BIT_EXTENSIONS):
+        image = (np.clip(image, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
+    write_image(path, image)
+
+
+def describe(translator, args, pairs, direction, count, device):
+    generator = translator.cfg["model"]["generator"]
+    if translator.color_space == "lab":
+        kind = "colour images (colorization: L in, ab out)"
+    elif pairs:
+        kind = f"AB pairs, input = {'left' if input_side(direction) == 'A' else 'right'} half ({direction})"
+    else:
+        kind = "plain images"
+    mode = translator.test_mode
+    if mode == "paper":
+        mode += " (dropout random per run)" if args.predictor else f" (seed {args.seed})"
+    print(f"{count} images from {args.input}: {kind}")
+    print(f"generator {generator['name']} {generator['input_nc']}->{generator['output_nc']} channels, size multiple "
+          f"{translator.multiple}, test mode {mode}, size mode {args.size_mode}, batch {args.batch_size}, "
+          f"{'predictor' if args.predictor else 'eager'} on {device}")
+    if pairs is False and args.ab is None and translator.color_space != "lab":
+        print("  (inputs taken as plain images; pass --ab for AB pairs)")
+    elif pairs and args.ab is None:
+        print("  (AB pairs detected: images are twice as wide as tall; pass --no-ab to translate whole images)")
+    if translator.test_mode == "paper" and args.batch_size > 1:
+        print("  note: paper mode normalizes with each batch's statistics, so with --batch-size > 1 an output "
+              "depends on the other images in its batch (the paper used batch 1)")
+
+
+def check_no_overwrite(items, output_dir):
+    """Refuse to run when an output would replace its own input (outputs keep the input names)."""
+    for path, relative in items:
+        if os.path.realpath(os.path.join(output_dir, relative)) == os.path.realpath(path):
+            raise CliError(f"--output {output_dir} would overwrite the input {path} (outputs keep the input names); "
+                           f"choose another output folder")
+
+
+def infer(args):
+    items = find_images(args.input, exclude=args.output)
+    check_no_overwrite(items, args.output)
+    device = select_device(args.device or "auto")
+    translator = load_translator(args, device)
+    direction = translator.cfg["model"]["direction"]
+    pairs = decide_pairs(args, translator, items[0][0])
+    describe(translator, args, pairs, direction, len(items), device)
+    records = (read_record(path, relative, pairs, direction) for path, relative in items)
+    progress = Progress(len(items))
+    rows = []
+    columns = ["input", "output"] + (["target"] if pairs or translator.color_space == "lab" else [])
+    for batch in group_by_size(records, args.batch_size, lambda record: record["input"].shape[:2]):
+        outputs = translator.translate([record["input"] for record in batch])
+        for record, output in zip(batch, outputs):
+            rows.append(write_results(args, record, output, translator.color_space))
+        progress.update(len(batch))
+    index = write_index(args.output, f"ppix2pix: {args.input}", columns, sorted(rows))
+    print(f"wrote {len(items)} images to {args.output} (browse {index})")
+
+
+def write_results(args, record, output, color_space):
+    """Save the output (and side-by-side image, thumbnails); return the index row."""
+    relative, source = record["relative"], record["input"]
+    save_output(os.path.join(args.output, relative), output, source)
+    if color_space == "lab":  # the network saw only the lightness; the original colours are the target
+        panels = {"input": to_channels(to_unit_float(source), 1), "output": output, "target": source}
+    else:
+        panels = {"input": source, "output": output}
+        if record["target"] is not None:
+            panels["target"] = record["target"]
+    if args.side_by_side:
+        strip = np.concatenate([display_image(panel) for panel in panels.values()], axis=1)
+        write_image(os.path.join(args.output, "side_by_side", relative), strip)
+    thumbnails = {role: write_thumbnail(args.output, relative, role, image) for role, image in panels.items()}
+    return relative, thumbnails, relative
+
+
+def main(argv=None):
+    """Entry point of tools/infer.py and ppix2pix-infer; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    return run_cli(infer, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,224 @@
+"""tools/infer.py: folders, files and globs, AB pairs, outputs and index page, predictor, and user errors."""
+import os
+import re
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import paddle
+import pytest
+
+from ppix2pix.checkpoint import save_checkpoint
+from ppix2pix.cli.export import main as export_main
+from ppix2pix.cli.infer import main as infer_main
+from ppix2pix.config import load_config, save_config
+from ppix2pix.data.image_io import read_image
+from ppix2pix.pix2pix import Pix2PixModel
+from ppix2pix.translate import Translator
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _checkpoint(folder, overrides, extra=(), weights_only=False):
+    paddle.seed(0)
+    cfg = load_config(None, overrides + list(extra))
+    model = Pix2PixModel(cfg, is_train=False)
+    path = os.path.join(folder, "generator.pdparams")
+    save_checkpoint({"netG": model.netG.state_dict()} if weights_only else
+                    {"netG": model.netG.state_dict(), "config": cfg}, path)
+    return path, cfg
+
+
+@pytest.fixture
+def checkpoint(tmp_path, tiny_overrides):
+    """A tiny BtoA generator checkpoint (facades-like: B = labels on the right is the input)."""
+    return _checkpoint(str(tmp_path), tiny_overrides, ["model.direction=BtoA"])[0]
+
+
+def _write(path, image):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    assert cv2.imwrite(path, image)
+
+
+def _random(height, width, channels=3, seed=0, dtype=np.uint8):
+    high = 65536 if dtype == np.uint16 else 256
+    return np.random.default_rng(seed).integers(0, high, (height, width, channels)).astype(dtype).squeeze()
+
+
+def test_folder_of_plain_images_keeps_names_sub_paths_and_sizes(tmp_path, checkpoint, capsys):
+    inputs = tmp_path / "in"
+    sizes = {"a.png": (50, 70), "b.jpg": (64, 64), "sub/c.png": (33, 47), "sub/deeper/d.png": (64, 64)}
+    for index, (name, (height, width)) in enumerate(sizes.items()):
+        _write(str(inputs / name), _random(height, width, seed=index))
+    (inputs / "notes.txt").write_text("not an image")
+    out = tmp_path / "out"
+    assert infer_main(["--checkpoint", checkpoint, "--input", str(inputs), "--output", str(out),
+                       "--batch-size", "2"]) == 0
+    for name, (height, width) in sizes.items():
+        assert read_image(str(out / name)).shape == (height, width, 3)
+    printed = capsys.readouterr().out
+    assert "4 images" in printed and "plain images" in printed
+    assert re.search(r"4/4 images\s+[\d.]+ img/s .*ETA", printed)
+    page = (out / "index.html").read_text()
+    for name in sizes:
+        assert f">{name}</a>" in page
+    for thumbnail in re.findall(r"src='([^']+)'", page):
+        assert (out / thumbnail).is_file()
+    assert len(re.findall(r"src='", page)) == 4 * 2  # input and output columns
+
+
+def test_ab_pairs_are_detected_and_the_input_half_follows_the_direction(tmp_path, checkpoint, ab_folder, capsys):
+    out = tmp_path / "out"
+    assert infer_main(["--checkpoint", checkpoint, "--input", ab_folder, "--output", str(out), "--side-by-side",
+                       "--test-mode", "eval"]) == 0
+    assert "AB pairs detected" in capsys.readouterr().out
+    pair = read_image(os.path.join(ab_folder, "003.png"))
+    output = read_image(str(out / "003.png"))
+    assert output.shape == (64, 64, 3)
+    translator = Translator.from_checkpoint(checkpoint, test_mode="eval")
+    expected = translator.translate([pair[:, 64:]])[0]  # BtoA: the right half (B) is the input
+    assert np.abs(output.astype(float) / 255 - expected).max() <= 1.0 / 255 + 1e-6
+    strip = read_image(str(out / "side_by_side" / "003.png"))
+    assert strip.shape == (64, 3 * 64, 3)
+    np.testing.assert_array_equal(strip[:, :64], pair[:, 64:])  # input | output | target
+    np.testing.assert_array_equal(strip[:, 128:], pair[:, :64])
+    assert "target" in (out / "index.html").read_text()
+
+
+def test_no_ab_translates_whole_pair_images(tmp_path, checkpoint, ab_folder):
+    out = tmp_path / "out"
+    assert infer_main(["--checkpoint", checkpoint, "--input", ab_folder, "--output", str(out), "--no-ab"]) == 0
+    assert read_image(str(out / "000.png")).shape == (64, 128, 3)
+
+
+def test_single_file_and_glob_inputs(tmp_path, checkpoint):
+    for name in ("x/one.png", "y/two.png"):
+        _write(str(tmp_path / "in" / name), _random(40, 30))
+    (tmp_path / "in" / "y" / "skip.txt").write_text("not an image")
+    out = tmp_path / "out_file"
+    assert infer_main(["--checkpoint", checkpoint, "--input", str(tmp_path / "in" / "x" / "one.png"),
+                       "--output", str(out)]) == 0
+    assert (out / "one.png").is_file()
+    out = tmp_path / "out_glob"
+    assert infer_main(["--checkpoint", checkpoint, "--input", str(tmp_path / "in" / "*" / "*.png"),
+                       "--output", str(out)]) == 0
+    assert (out / "x" / "one.png").is_file() and (out / "y" / "two.png").is_file()
+
+
+def test_paper_mode_with_a_seed_is_reproducible(tmp_path, checkpoint, ab_folder):
+    outputs = []
+    for run in range(2):
+        out = tmp_path / f"out{run}"
+        assert infer_main(["--checkpoint", checkpoint, "--input", ab_folder, "--output", str(out),
+                           "--seed", "3"]) == 0
+        outputs.append(read_image(str(out / "005.png")))
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
+def test_sixteen_bit_and_grayscale(tmp_path, tiny_overrides):
+    checkpoint, _ = _checkpoint(str(tmp_path), tiny_overrides,
+                                ["model.generator.input_nc=1", "model.generator.output_nc=1"])
+    _write(str(tmp_path / "in" / "deep.png"), _random(40, 52, channels=1, dtype=np.uint16))
+    _write(str(tmp_path / "in" / "color.jpg"), _random(40, 52))
+    out = tmp_path / "out"
+    assert infer_main(["--checkpoint", checkpoint, "--input", str(tmp_path / "in"), "--output", str(out)]) == 0
+    deep = read_image(str(out / "deep.png"))
+    assert deep.dtype == np.uint16 and deep.shape == (40, 52, 1)
+    assert read_image(str(out / "color.jpg")).shape == (40, 52, 1)
+
+
+def test_weights_only_checkpoint_needs_the_config(tmp_path, tiny_overrides, ab_folder, capsys):
+    checkpoint, cfg = _checkpoint(str(tmp_path), tiny_overrides, weights_only=True)
+    out = str(tmp_path / "out")
+    assert infer_main(["--checkpoint", checkpoint, "--input", ab_folder, "--output", out]) == 2
+    assert "--config" in capsys.readouterr().err
+    save_config(cfg, str(tmp_path / "train.yaml"))
+    assert infer_main(["--checkpoint", checkpoint, "--input", ab_folder, "--output", out,
+                       "--config", str(tmp_path / "train.yaml")]) == 0
+
+
+def test_predictor_runs_an_exported_model(tmp_path, checkpoint, ab_folder, capsys):
+    exported = str(tmp_path / "exported")
+    assert export_main(["--checkpoint", checkpoint, "--output", exported, "--test-mode", "eval"]) == 0
+    assert re.search(r"max abs difference \d\.\d+e-\d+", capsys.readouterr().out)
+    eager, predicted = tmp_path / "eager", tmp_path / "predicted"
+    assert infer_main(["--checkpoint", checkpoint, "--input", ab_folder, "--output", str(eager),
+                       "--test-mode", "eval"]) == 0
+    assert infer_main(["--checkpoint", exported, "--predictor", "--input", ab_folder, "--output", str(predicted),
+                       "--batch-size", "4"]) == 0
+    for name in ("000.png", "011.png"):
+        difference = np.abs(read_image(str(eager / name)).astype(int) - read_image(str(predicted / name)))
+        assert difference.max() <= 1
+    assert infer_main(["--checkpoint", exported, "--predictor", "--test-mode", "paper", "--input", ab_folder,
+                       "--output", str(predicted)]) == 2
+    assert "re-export" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("case", ["missing checkpoint", "no images", "unreadable image", "export without predictor",
+                                  "output is input", "missing input"])
+def test_user_errors_exit_non_zero_with_one_line(tmp_path, checkpoint, capsys, case):
+    inputs = tmp_path / "in"
+    _write(str(inputs / "fine.png"), _random(20, 20))
+    args = {"--checkpoint": checkpoint, "--input": str(inputs), "--output": str(tmp_path / "out")}
+    expected = {"missing checkpoint": "does not exist", "no images": "no images found",
+                "unreadable image": "broken.png", "export without predictor": "--predictor",
+                "output is input": "overwrite", "missing input": "does not exist"}[case]
+    if case == "missing checkpoint":
+        args["--checkpoint"] = str(tmp_path / "nope.pdparams")
+    elif case == "no images":
+        (tmp_path / "empty").mkdir()
+        args["--input"] = str(tmp_path / "empty")
+    elif case == "unreadable image":
+        (inputs / "broken.png").write_bytes(b"\x89PNG not really")
+    elif case == "export without predictor":
+        args["--checkpoint"] = str(tmp_path)
+    elif case == "output is input":
+        args["--output"] = str(inputs)
+    else:
+        args["--input"] = str(tmp_path / "nowhere")
+    assert infer_main([item for pair in args.items() for item in pair]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: ") and expected in error and "\n" not in error
+
+
+def test_tool_script_reports_errors_without_traceback(tmp_path):
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "infer.py"), "--checkpoint",
+                             str(tmp_path / "missing.pdparams"), "--input", str(tmp_path), "--output",
+                             str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "error: " in result.stderr
+
+
+@pytest.mark.skipif(paddle.is_compiled_with_cuda(), reason="this Paddle build has CUDA")
+def test_gpu_request_on_a_cpu_build_is_a_clear_error(tmp_path, checkpoint, ab_folder, capsys):
+    assert infer_main(["--checkpoint", checkpoint, "--input", ab_folder, "--output", str(tmp_path / "o"),
+                       "--device", "gpu"]) == 2
+    assert "paddlepaddle-gpu" in capsys.readouterr().err
+
+
+def test_progress_line_and_durations(capsys):
+    from ppix2pix.cli.common import Progress
+    from ppix2pix.training_log import format_duration
+    assert [format_duration(s) for s in (4.4, 65, 3725)] == ["4s", "1m05s", "1h02m05s"]
+    progress = Progress(10, interval=3600)
+    progress.update(4)  # the first update prints, the next ones wait for the interval, the last one prints
+    progress.update(4)
+    progress.update(2)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and lines[0].strip().startswith("4/10 images") and lines[1].strip().startswith("10/10")
+
+
+def test_colorization_checkpoint_colours_plain_images(tmp_path, tiny_overrides, capsys):
+    checkpoint, _ = _checkpoint(str(tmp_path), tiny_overrides,
+                                ["model.generator.input_nc=1", "model.generator.output_nc=2",
+                                 "dataset.train.color_space=lab", "dataset.test.color_space=lab"])
+    _write(str(tmp_path / "in" / "photo.png"), _random(48, 80))  # twice as wide as tall, yet not a pair
+    out = tmp_path / "out"
+    assert infer_main(["--checkpoint", checkpoint, "--input", str(tmp_path / "in"), "--output", str(out),
+                       "--side-by-side"]) == 0
+    assert "colorization" in capsys.readouterr().out
+    assert read_image(str(out / "photo.png")).shape == (48, 80, 3)
+    assert read_image(str(out / "side_by_side" / "photo.png")).shape == (48, 3 * 80, 3)  # gray | output | original
+    assert infer_main(["--checkpoint", checkpoint, "--input", str(tmp_path / "in"), "--output", str(out),
+                       "--ab"]) == 2

@@ -10,7 +10,8 @@ import paddle
 import pytest
 
 from ppix2pix.checkpoint import load_checkpoint, load_generator
-from ppix2pix.cli.convert import EXIT_USER_ERROR, main
+from ppix2pix.cli.common import EXIT_USER_ERROR
+from ppix2pix.cli.convert import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "torch")

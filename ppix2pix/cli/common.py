@@ -18,7 +18,8 @@ class CliError(Exception):
     """A user error a CLI reports as one ``error: ...`` line."""
 
 
-USER_ERRORS = (CliError, ConfigError, CheckpointError, DataError, ImageError, ExportError, DeviceError, TrainingError)
+USER_ERRORS = (CliError, ConfigError, CheckpointError, DataError, ImageError, ExportError, DeviceError, TrainingError,
+               OSError)
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 

@@ -15,16 +15,15 @@ The direction is not stored in weights: the official facades_label2photo and map
 import argparse
 import sys
 
-from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..checkpoint import load_checkpoint, save_checkpoint
 from ..config import ConfigError, load_config, parse_override
 from ..interop.foreign import assumptions, describe, foreign_checkpoint
 from ..interop.layouts import FRAMEWORKS
 from ..interop.paddlegan import save_paddlegan
 from ..models import DISCRIMINATORS, GENERATORS
 from ..models.norm import NORM_TYPES
+from .common import add_override_argument, flat_overrides, run_cli
 
-EXIT_USER_ERROR = 2
-USER_ERRORS = (CheckpointError, ConfigError, OSError)
 # flag -> (network role, section key)
 NETWORK_FLAGS = {
     "netG": ("generator", "name"), "ngf": ("generator", "ngf"), "input_nc": ("generator", "input_nc"),
@@ -43,8 +42,7 @@ def build_parser():
     way.add_argument("--to", dest="target", choices=("paddlegan",), help="write IN's networks in PaddleGAN's layout")
     parser.add_argument("--out", required=True, metavar="OUT", help="file to write (.pdparams)")
     parser.add_argument("-c", "--config", help="take the networks and other settings from this config")
-    parser.add_argument("-o", "--opt", nargs="+", action="append", default=[], metavar="KEY=VALUE",
-                        help="override config keys, e.g. -o model.test_mode=eval")
+    add_override_argument(parser)
     parser.add_argument("--direction", help="AtoB or BtoA: which side of the training pairs the generator reads")
     arch = parser.add_argument_group("architecture (--from only; by default inferred from the weights)")
     arch.add_argument("--netG", choices=list(GENERATORS), help="generator type or preset (unet_256, resnet_9blocks...)")
@@ -116,15 +114,10 @@ def convert_to_paddlegan(args, overrides):
 
 
 def main(argv=None):
+    """Convert; returns 0, or 2 after printing a one-line error."""
     args = build_parser().parse_args(argv)
-    overrides = [item for group in args.opt for item in group]
-    try:
-        lines = (convert_foreign if args.source else convert_to_paddlegan)(args, overrides)
-    except USER_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    print("\n".join(lines))
-    return 0
+    convert = convert_foreign if args.source else convert_to_paddlegan
+    return run_cli(lambda: print("\n".join(convert(args, flat_overrides(args)))))
 
 
 if __name__ == "__main__":

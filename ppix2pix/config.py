@@ -191,7 +191,7 @@ SCHEMA = {
     "validate": {
         "interval": Spec(1, int, "epochs between validations on dataset.test (0 = never)"),
         "max_images": Spec(None, int, "validate on at most this many test pairs (null = all)"),
-        "save_img": Spec(False, bool, "write validation outputs as images"),
+        "save_img": Spec(False, bool, "write input | output | target images to output_dir/validation/epoch_N"),
         "best_metric": Spec("psnr", str, "metric that selects the best checkpoint", choices=("l1", "psnr", "ssim")),
         "metrics": Spec(None, (dict, list), "accepted for PaddleGAN configs; ppix2pix reports L1, PSNR, SSIM"),
     },

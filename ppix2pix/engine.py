@@ -23,7 +23,7 @@ from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import check_data_paths, save_config
 from .data import build_dataloader
 from .data.color import lab_to_rgb
-from .data.image_io import from_model, to_uint8
+from .data.image_io import from_model, to_uint8, write_image
 from .device import select_device
 from .metrics import HIGHER_IS_BETTER, MetricAverager
 from .pix2pix import LOSS_NAMES, Pix2PixModel
@@ -360,8 +360,11 @@ class Trainer:
         if finished_epoch % cfg["snapshot_config"]["interval"] == 0 or self.iteration >= self.total_iters:
             self.save_checkpoint(f"epoch_{finished_epoch}")
 
-    def evaluate(self):
-        """L1 / PSNR / SSIM of the generator on dataset.test under the configured test mode (no side effects)."""
+    def evaluate(self, image_dir=None):
+        """L1 / PSNR / SSIM of the generator on dataset.test under the configured test mode.
+
+        Training state is untouched; with ``image_dir``, input | output | target images are written there.
+        """
         cfg = self.cfg
         averager, limit = MetricAverager(), cfg["validate"]["max_images"]
         saved_rng = _rng_state()
@@ -371,15 +374,26 @@ class Trainer:
             real_input, real_target = self.model.split_batch(batch)
             output = self.model.generate(real_input)
             averager.add_batch(output.numpy(), real_target.numpy())
+            if image_dir:
+                self._write_triplets(image_dir, batch["A_path"], real_input.numpy(), output.numpy(),
+                                     real_target.numpy())
             if limit and averager.count >= limit:
                 break
         _set_rng_state(saved_rng)
         return averager.result()
 
+    def _write_triplets(self, folder, paths, inputs, outputs, targets):
+        for path, source, output, target in zip(paths, inputs, outputs, targets):
+            name = os.path.splitext(os.path.basename(path))[0] + ".png"
+            write_image(os.path.join(folder, name),
+                        image_triplet(source, output, target, lambda side: self._side_to_rgb(source, side)))
+
     def validate(self):
         """Evaluate, log, keep the result in the history and save the generator when it is the best so far."""
         cfg = self.cfg
-        metrics = self.evaluate()
+        image_dir = (os.path.join(self.output_dir, "validation", f"epoch_{self.epoch + 1}")
+                     if cfg["validate"]["save_img"] else None)
+        metrics = self.evaluate(image_dir)
         record = dict(metrics, epoch=self.epoch + 1, iteration=self.iteration)
         self.history.append(record)
         logger.info("validation after epoch %d (%d images): L1 %.4f PSNR %.2f dB SSIM %.4f", self.epoch + 1,

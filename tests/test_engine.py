@@ -96,8 +96,9 @@ def test_visualdl_records_use_the_global_step(tmp_path, data_dirs, tiny_override
     assert lrs and all(value == pytest.approx(2e-4) for value in lrs)
 
 
-def test_validation_history_and_best(tmp_path, data_dirs, tiny_overrides):
-    cfg = _config(tmp_path, data_dirs, tiny_overrides, "epochs=2", "validate.best_metric=l1")
+def test_validation_history_best_and_images(tmp_path, data_dirs, tiny_overrides):
+    cfg = _config(tmp_path, data_dirs, tiny_overrides, "epochs=2", "validate.best_metric=l1",
+                  "validate.save_img=true")
     trainer = Trainer(cfg)
     history = trainer.train()
     assert [record["epoch"] for record in history] == [1, 2]
@@ -107,6 +108,10 @@ def test_validation_history_and_best(tmp_path, data_dirs, tiny_overrides):
     assert trainer.best["l1"] == min(record["l1"] for record in history)
     best = load_checkpoint(str(tmp_path / "run" / "best_netG.pdparams"))
     assert best["iteration"] == trainer.best["iteration"]
+    images = sorted(os.listdir(tmp_path / "run" / "validation" / "epoch_2"))
+    assert images == ["000.png", "001.png", "002.png"]
+    from ppix2pix.data import read_image
+    assert read_image(str(tmp_path / "run" / "validation" / "epoch_2" / "000.png")).shape == (64, 192, 3)
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, data_dirs, tiny_overrides):

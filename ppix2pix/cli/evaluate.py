@@ -31,7 +31,8 @@ from ..direction import input_and_target, input_side
 from ..metrics import MetricAverager, SegmentationScores, cityscapes_palette, load_palette
 from ..models import TEST_MODES
 from ..translate import SIZE_MODES, Translator, group_by_size
-from .common import CliError, Progress, checkpoint_generator, find_images, run_cli
+from .common import (CliError, Progress, add_override_argument, checkpoint_generator, find_images, flat_overrides,
+                     run_cli)
 
 PROTOCOL = ("l1: mean |output - target| on the [-1, 1] scale; psnr: 8-bit, data range 255, identical images capped "
             "at 100 dB; ssim: scikit-image structural_similarity on 8-bit RGB, 7x7 window; all averaged per image. "
@@ -52,8 +53,7 @@ def build_parser():
                         help="targets are AB pair images: compare with their A (left) or B (right) half")
     parser.add_argument("--config", help="training config, only for weights-only checkpoints without one")
     parser.add_argument("--dataroot", help="test folder of AB images (default: the config's dataset.test)")
-    parser.add_argument("-o", "--override", action="append", default=[], metavar="dataset.test.KEY=VALUE",
-                        help="change the test data settings, e.g. -o dataset.test.preprocess=none")
+    add_override_argument(parser)  # only dataset.test.* keys may change
     parser.add_argument("--size-mode", choices=SIZE_MODES, default="pad")
     parser.add_argument("--test-mode", choices=TEST_MODES, help="default: the checkpoint's model.test_mode")
     parser.add_argument("--seed", type=int, default=0, help="seed of the paper-mode dropout")
@@ -130,7 +130,7 @@ def score_folders(args, scorer):
 
 def test_split_config(cfg, args):
     """The checkpoint's config with --dataroot and the dataset.test overrides applied."""
-    overrides = list(args.override)
+    overrides = flat_overrides(args)
     if args.dataroot:
         overrides += [f"dataset.test.dataroot={args.dataroot}", "dataset.test.dataroot_a=null",
                       "dataset.test.dataroot_b=null"]

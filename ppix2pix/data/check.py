@@ -12,13 +12,25 @@ def _size_problem(width, height, crop_size):
     return None
 
 
+def _truncated(path):
+    """True when a JPEG or PNG file lacks its end marker (an interrupted download or copy)."""
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+        handle.seek(max(0, os.path.getsize(path) - 1024))
+        tail = handle.read()
+    if head.startswith(b"\xff\xd8"):
+        return b"\xff\xd9" not in tail
+    return head == b"\x89PNG\r\n\x1a\n" and b"IEND" not in tail
+
+
 def _read(path):
     """(image, None) or (None, (kind, message)) for an unreadable file."""
     try:
         return read_image(path), None
     except ImageError as error:
-        kind = "truncated" if "truncated" in str(error) else "unreadable"
-        return None, (kind, str(error))
+        if os.path.isfile(path) and _truncated(path):
+            return None, ("truncated", f"{error}; the file ends early (no end marker): copy or download it again")
+        return None, ("unreadable", str(error))
 
 
 def check_ab_folder(folder, crop_size=None, progress=None):

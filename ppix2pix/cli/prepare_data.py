@@ -219,7 +219,9 @@ def build_parser():
     sub.set_defaults(run=split)
 
     sub = commands.add_parser("demo", help="a small demo set from the photos bundled with scikit-image",
-                              description=demo.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                              description=demo.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                              epilog=f"training photos: {', '.join(demo.TRAIN_PHOTOS)}\n"
+                                     f"test photos: {', '.join(demo.TEST_PHOTOS)}")
     sub.add_argument("--task", choices=tuple(demo.TASKS), default="gray2color",
                      help="gray2color (default; direction BtoA) or edges2photo (direction AtoB)")
     sub.add_argument("--size", type=int, default=128, help="side of each A and B image (default 128)")

@@ -1,7 +1,7 @@
 """The built-in demo set: random crops of the photos bundled inside scikit-image's package (nothing is downloaded).
 
-Training pairs come from TRAIN_PHOTOS, test pairs from the held-out TEST_PHOTOS, so test images are unseen.
-Tasks and layouts (AB image = A left | B right):
+Crops at several scales (30-100 % of the shorter side) with random flips; training pairs come from the training
+photos, test pairs from held-out photos, so test images are unseen. Tasks and layouts (AB image = A left | B right):
 
 - gray2color: A = colour photo, B = its gray version -> train gray -> colour with direction BtoA (configs/demo.yaml);
 - edges2photo: A = edge map, B = colour photo -> train edges -> photo with direction AtoB.
@@ -21,7 +21,8 @@ TRAIN_PHOTOS = ("astronaut.png", "rocket.jpg", "motorcycle_left.png", "retina.jp
                 "hubble_deep_field.jpg")
 TEST_PHOTOS = ("chelsea.png", "coffee.png")
 TASKS = {"gray2color": "BtoA", "edges2photo": "AtoB"}
-LAYOUTS = {"gray2color": "A (left) = colour photo, B (right) = gray", "edges2photo": "A (left) = edges, B (right) = photo"}
+LAYOUTS = {"gray2color": "A (left) = colour photo, B (right) = gray",
+           "edges2photo": "A (left) = edges, B (right) = photo"}
 MANIFEST = "demo.json"
 FORMAT = 1  # bump when the pairs a given set of parameters produces changes
 MIN_SCALE = 0.3  # crops span 30 % .. 100 % of the photo's shorter side

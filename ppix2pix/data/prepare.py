@@ -46,7 +46,7 @@ def edge_map(photo, sigma=0.33, min_pixels=10):
     median = float(np.median(smooth))
     low, high = max(10.0, (1 - sigma) * median), max(30.0, min(255.0, (1 + sigma) * median))
     edges = cv2.Canny(smooth, low, high, L2gradient=True)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(edges, connectivity=8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(edges, connectivity=8)
     keep = stats[:, cv2.CC_STAT_AREA] >= min_pixels
     keep[0] = False  # the background component
     lines = np.where(keep[labels], 0, 255).astype(np.uint8)

@@ -1,0 +1,103 @@
+"""Scanning a paired dataset for every problem at once (the reader stops at the first one)."""
+import os
+from collections import Counter
+
+from .dataset import list_images
+from .image_io import ImageError, read_image
+
+
+def _size_problem(width, height, crop_size):
+    if crop_size and (width < crop_size or height < crop_size):
+        return "too small", f"{width}x{height} per side is smaller than --crop-size {crop_size}"
+    return None
+
+
+def _truncated(path):
+    """True when a JPEG or PNG file lacks its end marker (an interrupted download or copy)."""
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+        handle.seek(max(0, os.path.getsize(path) - 1024))
+        tail = handle.read()
+    if head.startswith(b"\xff\xd8"):
+        return b"\xff\xd9" not in tail
+    return head == b"\x89PNG\r\n\x1a\n" and b"IEND" not in tail
+
+
+def _read(path):
+    """(image, None) or (None, (kind, message)) for an unreadable file."""
+    try:
+        return read_image(path), None
+    except ImageError as error:
+        if os.path.isfile(path) and _truncated(path):
+            return None, ("truncated", f"{error}; the file ends early (no end marker): copy or download it again")
+        return None, ("unreadable", str(error))
+
+
+def check_ab_folder(folder, crop_size=None, progress=None):
+    """(files checked, [(path, kind, message)]) for a folder of AB images: unreadable, truncated, odd width, too small.
+
+    ``progress(total)`` (optional) makes an object whose ``update(count)`` is called as files are read.
+    """
+    paths = list_images(folder, "folder")
+    tracker = progress(len(paths)) if progress else None
+    problems = []
+    for path in paths:
+        if tracker:
+            tracker.update(1)
+        image, problem = _read(path)
+        if problem is None and image.shape[1] % 2:
+            problem = "odd width", f"{image.shape[1]} pixels wide, cannot be split into equal A and B halves"
+        if problem is None:
+            problem = _size_problem(image.shape[1] // 2, image.shape[0], crop_size)
+        if problem:
+            problems.append((path, *problem))
+    return len(paths), problems
+
+
+def _by_stem(paths, key, problems):
+    stems = {}
+    for path in paths:
+        stem = os.path.splitext(os.path.basename(path))[0]
+        if stem in stems:
+            problems.append((path, "duplicate name", f"same name as {stems[stem]} in {key}; pairs are matched by name "
+                                                     f"without extension"))
+        else:
+            stems[stem] = path
+    return stems
+
+
+def check_ab_folders(folder_a, folder_b, crop_size=None, progress=None):
+    """(files checked, [(path, kind, message)]) for A and B folders: also unmatched or duplicate names, size mismatch.
+
+    ``progress`` as in :func:`check_ab_folder` (counted in pairs).
+    """
+    paths_a, paths_b = list_images(folder_a, "A folder"), list_images(folder_b, "B folder")
+    problems = []
+    stems_a, stems_b = _by_stem(paths_a, folder_a, problems), _by_stem(paths_b, folder_b, problems)
+    for stems, partners, other in ((stems_a, stems_b, folder_b), (stems_b, stems_a, folder_a)):
+        problems += [(stems[stem], "unmatched", f"no image named {stem}.* in {other}")
+                     for stem in sorted(set(stems) - set(partners))]
+    common = sorted(set(stems_a) & set(stems_b))
+    tracker = progress(len(common)) if progress else None
+    for stem in common:
+        if tracker:
+            tracker.update(1)
+        (image_a, problem_a), (image_b, problem_b) = _read(stems_a[stem]), _read(stems_b[stem])
+        problems += [(path, *problem) for path, problem in ((stems_a[stem], problem_a), (stems_b[stem], problem_b))
+                     if problem]
+        if problem_a or problem_b:
+            continue
+        if image_a.shape[:2] != image_b.shape[:2]:
+            problems.append((stems_a[stem], "size mismatch",
+                             f"{image_a.shape[1]}x{image_a.shape[0]} but its partner {stems_b[stem]} is "
+                             f"{image_b.shape[1]}x{image_b.shape[0]}"))
+            continue
+        problem = _size_problem(image_a.shape[1], image_a.shape[0], crop_size)
+        if problem:
+            problems.append((stems_a[stem], *problem))
+    return len(paths_a) + len(paths_b), problems
+
+
+def summarize(problems):
+    """'2 unreadable, 1 odd width' counts by kind."""
+    return ", ".join(f"{count} {kind}" for kind, count in sorted(Counter(kind for _, kind, _ in problems).items()))

@@ -101,7 +101,10 @@ class Progress:
         now = time.perf_counter()
         if self.done < self.total and self.last is not None and now - self.last < self.interval:
             return
-        self.last = now
+        first, self.last = self.last is None, now
+        if first and self.done < self.total:  # no rate yet: it would be measured over microseconds
+            print(f"  {self.done}/{self.total} images", file=self.stream, flush=True)
+            return
         elapsed = max(now - self.start, 1e-9)
         rate = self.done / elapsed
         eta = (self.total - self.done) / rate if rate > 0 else 0.0

@@ -29,6 +29,12 @@ def process_threads():
     return None
 
 
+def process_counters():
+    """(CPU seconds user + system, minor page faults) of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime, usage.ru_minflt
+
+
 def cpu_model():
     """The CPU model name from /proc/cpuinfo (platform's answer elsewhere)."""
     try:
@@ -41,15 +47,24 @@ def cpu_model():
     return platform.processor() or platform.machine()
 
 
-def time_calls(function, repeats, warmup):
-    """Run ``function`` ``warmup`` times untimed, then ``repeats`` times; seconds of each timed call."""
+def time_calls(function, repeats, warmup, counters=None):
+    """Run ``function`` ``warmup`` times untimed, then ``repeats`` times; seconds of each timed call.
+
+    With a dict as ``counters``, also stores the CPU seconds and minor page faults per timed call (means) in it:
+    both depend less on other processes' load than wall time does.
+    """
     for _ in range(warmup):
         function()
     times = []
+    cpu_before, faults_before = process_counters()
     for _ in range(repeats):
         start = time.perf_counter()
         function()
         times.append(time.perf_counter() - start)
+    if counters is not None:
+        cpu_after, faults_after = process_counters()
+        counters["cpu_s_per_call"] = round((cpu_after - cpu_before) / repeats, 4)
+        counters["minor_faults_per_call"] = round((faults_after - faults_before) / repeats)
     return times
 
 

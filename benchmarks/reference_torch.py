@@ -235,8 +235,9 @@ def benchmark(argv=None):
         else:
             generator.train()
             run = train_step_function(generator, discriminator, real_input, real_target)
-        times = bench.time_calls(run, args.repeats, args.warmup)
-        result = {"framework": "torch", "torch": torch.__version__, "batch": batch_size,
+        counters = {}
+        times = bench.time_calls(run, args.repeats, args.warmup, counters)
+        result = {"framework": "torch", "torch": torch.__version__, "batch": batch_size, **counters,
                   "peak_rss_mb": bench.peak_rss_mb(), "math_threads": torch.get_num_threads(),
                   "process_threads": bench.process_threads(), "times": [round(t, 4) for t in times]}
         if args.infer:

@@ -88,8 +88,11 @@ def run_child(args):
         losses = model.train_step(real_input, real_target)
         float(losses["G"])  # wait for the step to finish
 
-    times = bench.time_calls(step, args.repeats, args.warmup)
+    counters = {}
+    times = bench.time_calls(step, args.repeats, args.warmup, counters)
     print(json.dumps({"batch": batch_size, "s_per_iter": bench.summarize(times), "times": [round(t, 4) for t in times],
+                      "cpu_s_per_iter": counters["cpu_s_per_call"],
+                      "minor_faults_per_iter": counters["minor_faults_per_call"],
                       "peak_rss_mb": bench.peak_rss_mb(), "process_threads": bench.process_threads(), **flops}))
 
 

@@ -37,6 +37,7 @@ def build_parser():
     parser.add_argument("--repeats", type=int, default=5, help="timed batches per configuration")
     parser.add_argument("--warmup", type=int, default=2, help="untimed batches first")
     parser.add_argument("--backends", nargs="+", help=f"subset of {', '.join(CPU_BACKENDS + GPU_BACKENDS)}")
+    parser.add_argument("--export-to", metavar="DIR", help=argparse.SUPPRESS)
     parser.add_argument("--child", nargs=3, metavar=("BACKEND", "BATCH", "EXPORT_DIR"), help=argparse.SUPPRESS)
     return parser
 
@@ -102,13 +103,19 @@ def main(argv=None):
     if args.child:
         run_child(args)
         return 0
+    if args.export_to:
+        export_model(args, args.export_to)
+        return 0
     import paddle
     has_gpu = paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
     backends = args.backends or list(CPU_BACKENDS + (GPU_BACKENDS if has_gpu else ()))
     results = []
     with tempfile.TemporaryDirectory() as folder:
         if any("predictor" in backend for backend in backends):
-            export_model(args, folder)
+            # In a child: Linux keeps a process's peak RSS across fork + exec, so a big parent would inflate the
+            # children's figures.
+            subprocess.run([sys.executable, os.path.abspath(__file__), "--generator", args.generator,
+                            "--export-to", folder], check=True)
         for backend in backends:
             for batch_size in args.batch_sizes:
                 command = [sys.executable, os.path.abspath(__file__), "--generator", args.generator, "--size",

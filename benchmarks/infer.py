@@ -13,18 +13,17 @@ CUDA build with a GPU also eager-eval and predictor on the GPU, and predictor-fp
 import argparse
 import json
 import os
-import platform
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import ppix2pix  # noqa: E402  (tunes the CPU runtime before Paddle loads)
 from ppix2pix.runtime import runtime_summary, usable_cores  # noqa: E402
+import bench_common as bench  # noqa: E402
 
 CPU_BACKENDS = ("eager-eval", "eager-paper", "predictor", "predictor-no-onednn")
 GPU_BACKENDS = ("gpu-eager-eval", "gpu-predictor", "gpu-predictor-fp16")
@@ -38,20 +37,9 @@ def build_parser():
     parser.add_argument("--repeats", type=int, default=5, help="timed batches per configuration")
     parser.add_argument("--warmup", type=int, default=2, help="untimed batches first")
     parser.add_argument("--backends", nargs="+", help=f"subset of {', '.join(CPU_BACKENDS + GPU_BACKENDS)}")
+    parser.add_argument("--export-to", metavar="DIR", help=argparse.SUPPRESS)
     parser.add_argument("--child", nargs=3, metavar=("BACKEND", "BATCH", "EXPORT_DIR"), help=argparse.SUPPRESS)
     return parser
-
-
-def process_threads():
-    """Threads of this process (from /proc), or None off Linux."""
-    try:
-        with open("/proc/self/status") as handle:
-            for line in handle:
-                if line.startswith("Threads:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
 
 
 def make_runner(backend, export_dir, config_overrides):
@@ -85,21 +73,14 @@ def run_child(args):
     from ppix2pix.config import load_config
     channels = load_config(None, generator_overrides(args))["model"]["generator"]["input_nc"]
     batch = np.random.default_rng(0).uniform(-1, 1, (batch_size, channels, args.size, args.size)).astype(np.float32)
-    for _ in range(args.warmup):
-        runner(batch)
-    times = []
-    for _ in range(args.repeats):
-        start = time.perf_counter()
-        runner(batch)
-        times.append(time.perf_counter() - start)
+    times = bench.time_calls(lambda: runner(batch), args.repeats, args.warmup)
     per_batch = float(np.median(times))
     print(json.dumps({
         "backend": backend, "batch": batch_size,
         "ms_per_image": round(1000 * per_batch / batch_size, 2),
         "images_per_s": round(batch_size / per_batch, 2),
         "ms_per_batch_min_median_max": [round(1000 * t, 1) for t in (min(times), per_batch, max(times))],
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "math_threads": threads, "process_threads": process_threads(),
+        "peak_rss_mb": bench.peak_rss_mb(), "math_threads": threads, "process_threads": bench.process_threads(),
     }))
 
 
@@ -122,13 +103,19 @@ def main(argv=None):
     if args.child:
         run_child(args)
         return 0
+    if args.export_to:
+        export_model(args, args.export_to)
+        return 0
     import paddle
     has_gpu = paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
     backends = args.backends or list(CPU_BACKENDS + (GPU_BACKENDS if has_gpu else ()))
     results = []
     with tempfile.TemporaryDirectory() as folder:
         if any("predictor" in backend for backend in backends):
-            export_model(args, folder)
+            # In a child: Linux keeps a process's peak RSS across fork + exec, so a big parent would inflate the
+            # children's figures.
+            subprocess.run([sys.executable, os.path.abspath(__file__), "--generator", args.generator,
+                            "--export-to", folder], check=True)
         for backend in backends:
             for batch_size in args.batch_sizes:
                 command = [sys.executable, os.path.abspath(__file__), "--generator", args.generator, "--size",
@@ -143,7 +130,7 @@ def main(argv=None):
                 print(f"{backend} batch {batch_size}: {results[-1]['ms_per_image']} ms/image", file=sys.stderr)
     print(json.dumps({
         "generator": args.generator, "size": args.size, "repeats": args.repeats,
-        "machine": {"cpu": platform.processor() or platform.machine(), "usable_cores": usable_cores(),
+        "machine": {"cpu": bench.cpu_model(), "usable_cores": usable_cores(),
                     "paddle": paddle.__version__, "gpu": has_gpu, "runtime": runtime_summary(),
                     "load_average": os.getloadavg()},
         "results": results,

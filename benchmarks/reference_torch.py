@@ -171,3 +171,81 @@ def init_weights(net, gain=0.02):
             nn.init.normal_(module.weight, 1.0, gain)
             nn.init.zeros_(module.bias)
     return net
+
+
+def train_step_function(generator, discriminator, real_input, real_target, lr=2e-4, l1_weight=100.0):
+    """A callable doing one pix2pix iteration like ppix2pix's: G forward; D step on (detached fake, real) with the
+    loss halved; G step (GAN + lambda * L1) through the frozen D. Adam(lr, 0.5, 0.999); BCE-with-logits GAN loss."""
+    optim_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
+    optim_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
+    gan_loss = nn.BCEWithLogitsLoss()
+
+    def step():
+        fake = generator(real_input)
+        for parameter in discriminator.parameters():
+            parameter.requires_grad_(True)
+        pred_fake = discriminator(torch.cat([real_input, fake.detach()], 1))
+        pred_real = discriminator(torch.cat([real_input, real_target], 1))
+        loss_d = 0.5 * (gan_loss(pred_fake, torch.zeros_like(pred_fake)) + gan_loss(pred_real, torch.ones_like(pred_real)))
+        optim_d.zero_grad()
+        loss_d.backward()
+        optim_d.step()
+        for parameter in discriminator.parameters():
+            parameter.requires_grad_(False)
+        pred_fake = discriminator(torch.cat([real_input, fake], 1))
+        loss_g = gan_loss(pred_fake, torch.ones_like(pred_fake)) + l1_weight * nn.functional.l1_loss(fake, real_target)
+        optim_g.zero_grad()
+        loss_g.backward()
+        optim_g.step()
+        return float(loss_g.detach())
+
+    return step
+
+
+def benchmark(argv=None):
+    """``--benchmark``: s/iteration of the full step (unet_256 + 70x70 D) at each batch size, or with ``--infer``
+    ms/image of the U-Net in eval mode under no_grad. Prints one JSON line per batch size."""
+    import argparse
+    import json
+    import os
+    import sys
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import bench_common as bench
+    parser = argparse.ArgumentParser(description="PyTorch reference timings of the pix2pix step / inference")
+    parser.add_argument("--benchmark", action="store_true", required=True)
+    parser.add_argument("--infer", action="store_true", help="time generator inference instead of training")
+    parser.add_argument("--batch-sizes", type=int, nargs="+")
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=2)
+    args = parser.parse_args(argv)
+    batch_sizes = args.batch_sizes or ([1, 8] if args.infer else [1, 4])
+    torch.manual_seed(0)
+    generator = init_weights(UnetGenerator(num_downs=8))
+    discriminator = init_weights(NLayerDiscriminator(n_layers=3))
+    for batch_size in batch_sizes:
+        real_input = torch.rand(batch_size, 3, args.size, args.size) * 2 - 1
+        real_target = torch.rand(batch_size, 3, args.size, args.size) * 2 - 1
+        if args.infer:
+            generator.eval()
+
+            def run():
+                with torch.no_grad():
+                    generator(real_input)
+        else:
+            generator.train()
+            run = train_step_function(generator, discriminator, real_input, real_target)
+        counters = {}
+        times = bench.time_calls(run, args.repeats, args.warmup, counters)
+        result = {"framework": "torch", "torch": torch.__version__, "batch": batch_size, **counters,
+                  "peak_rss_mb": bench.peak_rss_mb(), "math_threads": torch.get_num_threads(),
+                  "process_threads": bench.process_threads(), "times": [round(t, 4) for t in times]}
+        if args.infer:
+            result["ms_per_image"] = round(1000 * bench.summarize(times)["median"] / batch_size, 2)
+        else:
+            result["s_per_iter"] = bench.summarize(times)
+        print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    benchmark()

@@ -83,7 +83,7 @@ class Pix2PixModel:
 
     def _optimize(self, loss, name):
         optimizer = self.optimizers[name]
-        optimizer.clear_grad()
+        optimizer.clear_grad(set_to_zero=False)  # drop the gradients instead of zero-filling them: backward refills
         if self.amp:
             self.scalers[name].scale(loss).backward()
         else:

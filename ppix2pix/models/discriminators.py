@@ -5,6 +5,7 @@ Receptive field by ``n_layers``: 0 -> 1x1 (PixelGAN), 1 -> 16x16, 2 -> 34x34, 3 
 """
 import paddle.nn as nn
 
+from .fast_layers import FewOutputConv2D
 from .norm import conv_uses_bias, norm_layer_factory
 
 MAX_N_LAYERS = 5
@@ -35,7 +36,7 @@ class NLayerDiscriminator(nn.Layer):
             layers += [nn.Conv2D(channels, next_channels, 4, stride=stride, padding=1, bias_attr=bias),
                        norm(next_channels), nn.LeakyReLU(0.2)]
             channels = next_channels
-        layers.append(nn.Conv2D(channels, 1, 4, stride=1, padding=1))
+        layers.append(FewOutputConv2D(channels, 1, 4, stride=1, padding=1))
         self.model = nn.Sequential(*layers)
 
     def forward(self, x):
@@ -55,7 +56,7 @@ def _pixel_layers(input_nc, ndf, norm_type):
     return nn.Sequential(
         nn.Conv2D(input_nc, ndf, 1), nn.LeakyReLU(0.2),
         nn.Conv2D(ndf, ndf * 2, 1, bias_attr=bias), norm(ndf * 2), nn.LeakyReLU(0.2),
-        nn.Conv2D(ndf * 2, 1, 1, bias_attr=bias))
+        FewOutputConv2D(ndf * 2, 1, 1, bias_attr=bias))
 
 
 def receptive_field(n_layers):

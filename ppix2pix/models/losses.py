@@ -2,6 +2,8 @@
 import paddle
 import paddle.nn.functional as F
 
+from .fast_layers import plain_layers
+
 GAN_MODES = ("vanilla", "lsgan", "wgangp", "hinge")
 
 
@@ -43,7 +45,8 @@ def gradient_penalty(net_d, real, fake, condition, weight=10.0):
     # Paddle's concat double-grad needs every input to take gradients (it fails on an empty grad slot).
     condition = condition.detach()
     condition.stop_gradient = False
-    prediction = net_d(paddle.concat([condition, interpolate], axis=1))
+    with plain_layers():  # the fast forms' slicing crashes Paddle's double backward; conv2d's double grad works
+        prediction = net_d(paddle.concat([condition, interpolate], axis=1))
     (grad,) = paddle.grad(prediction, interpolate, grad_outputs=paddle.ones_like(prediction), create_graph=True)
     norms = (grad.reshape([grad.shape[0], -1]) ** 2).sum(axis=1).add(paddle.to_tensor(1e-16)).sqrt()
     return weight * ((norms - 1.0) ** 2).mean()

@@ -1,0 +1,105 @@
+"""ppix2pix vs PyTorch side by side in one run: alternating rounds, every measurement in its own subprocess.
+
+Each round runs, in turn: the ppix2pix train step (benchmarks/train_step.py) and the PyTorch one
+(benchmarks/reference_torch.py --benchmark) at batch 1 and 4, then inference at batch 1 and 8 with eager ppix2pix,
+the exported model through the Paddle Inference predictor, and eager PyTorch. Interleaving spreads background load
+over all contenders. Prints per-round times, medians over rounds and ratios (ppix2pix / PyTorch) as JSON.
+
+    python benchmarks/compare.py --torch-python /work/torch-venv/bin/python --rounds 3
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+import bench_common as bench  # noqa: E402
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--torch-python", default="/work/torch-venv/bin/python",
+                        help="python of a venv with torch (default /work/torch-venv/bin/python)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3, help="timed iterations / batches per measurement")
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--train-batches", type=int, nargs="*", default=[1, 4])
+    parser.add_argument("--infer-batches", type=int, nargs="*", default=[1, 8])
+    return parser
+
+
+def last_json_line(command):
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def contenders(args, export_dir):
+    """(label, command, value-of-result) for every measurement of one round."""
+    timing = ["--repeats", str(args.repeats), "--warmup", str(args.warmup)]
+    paddle, torch = sys.executable, args.torch_python
+    items = []
+    for batch in args.train_batches:
+        items.append((f"train b{batch} ppix2pix", [paddle, os.path.join(HERE, "train_step.py"), *timing,
+                                                    "--child", str(batch)], lambda r: r["s_per_iter"]["median"]))
+        items.append((f"train b{batch} torch", [torch, os.path.join(HERE, "reference_torch.py"), "--benchmark",
+                                                 *timing, "--batch-sizes", str(batch)],
+                      lambda r: r["s_per_iter"]["median"]))
+    for batch in args.infer_batches:
+        for backend in ("eager-eval", "predictor"):
+            items.append((f"infer b{batch} ppix2pix {backend}",
+                          [paddle, os.path.join(HERE, "infer.py"), *timing, "--child", backend, str(batch),
+                           export_dir], lambda r: r["ms_per_image"]))
+        items.append((f"infer b{batch} torch", [torch, os.path.join(HERE, "reference_torch.py"), "--benchmark",
+                                                 "--infer", *timing, "--batch-sizes", str(batch)],
+                      lambda r: r["ms_per_image"]))
+    return items
+
+
+def ratios(medians):
+    """ppix2pix / PyTorch for every ppix2pix entry whose PyTorch counterpart was measured."""
+    out = {}
+    for label, value in medians.items():
+        if "ppix2pix" in label:
+            kind = label.split(" ppix2pix")[0]
+            if f"{kind} torch" in medians:
+                out[label] = round(value / medians[f"{kind} torch"], 3)
+    return out
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    # Paddle is never imported here: Linux keeps a process's peak RSS across fork + exec, so a big parent would
+    # inflate every child's peak_rss_mb.
+    rounds, peaks = [], {}
+    with tempfile.TemporaryDirectory() as export_dir:
+        if args.infer_batches:
+            subprocess.run([sys.executable, os.path.join(HERE, "infer.py"), "--export-to", export_dir], check=True)
+        items = contenders(args, export_dir)
+        for number in range(args.rounds):
+            measured = {}
+            for label, command, value in items:
+                result = last_json_line(command)
+                measured[label] = value(result)
+                peaks[label] = max(peaks.get(label, 0), result["peak_rss_mb"])
+                print(f"round {number + 1} {label}: {measured[label]}", file=sys.stderr, flush=True)
+            rounds.append(measured)
+    medians = {label: round(statistics.median(r[label] for r in rounds), 4) for label in rounds[0]}
+    bench.print_json({
+        "units": "train: s/iteration; infer: ms/image",
+        "machine": {"cpu": bench.cpu_model(), "usable_cores": len(os.sched_getaffinity(0)),
+                    "load_average": os.getloadavg()},
+        "rounds": rounds, "medians": medians, "ratios_vs_torch": ratios(medians), "peak_rss_mb": peaks,
+    })
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

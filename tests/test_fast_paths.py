@@ -1,0 +1,112 @@
+"""The CPU fast paths compute what the plain Paddle layers compute, and the runtime tuning respects the user."""
+import contextlib
+
+import numpy as np
+import paddle
+import pytest
+
+from ppix2pix import runtime
+from ppix2pix.config import load_config
+from ppix2pix.models import build_discriminator, learnable_parameters
+from ppix2pix.models.fast_layers import DISABLE_VARIABLE, FewOutputConv2D, fast_layers_enabled, plain_layers
+from ppix2pix.pix2pix import Pix2PixModel
+
+import synthetic
+
+RESNET_TINY = ["model.generator.name=ResnetGenerator", "model.generator.n_blocks=1", "model.generator.ngf=8",
+               "model.generator.use_dropout=true", "model.discriminator.ndf=16"]
+
+
+def _forms():
+    """(name, context) for the fast and the plain form."""
+    return [("fast", contextlib.nullcontext), ("plain", plain_layers)]
+
+
+def _close(a, b, rtol=1e-4):
+    scale = max(float(np.abs(b).max()), 1e-12)
+    return float(np.abs(a - b).max()) / scale < rtol
+
+
+@pytest.mark.parametrize("n_layers", [0, 1, 2, 3])
+@pytest.mark.parametrize("training", [True, False])
+def test_discriminator_outputs_and_gradients_match_plain_layers(n_layers, training):
+    paddle.seed(0)
+    net = build_discriminator({"name": "NLayerDiscriminator", "n_layers": n_layers, "ndf": 16})
+    assert isinstance(net.sublayers()[-1], FewOutputConv2D)
+    net.train() if training else net.eval()
+    x = paddle.to_tensor(np.random.default_rng(n_layers).uniform(-1, 1, (2, 6, 64, 64)).astype("float32"))
+    x.stop_gradient = False
+    results = {}
+    for name, form in _forms():
+        with form():
+            out = net(x)
+            weights = paddle.linspace(0, 1, out.size).reshape(out.shape)  # a non-uniform upstream gradient
+            (out * weights).sum().backward()
+        results[name] = (out.numpy(), x.grad.numpy().copy(), [p.grad.numpy().copy() for p in net.parameters()
+                                                              if p.grad is not None])
+        x.clear_grad()
+        net.clear_gradients()
+    fast, plain = results["fast"], results["plain"]
+    assert _close(fast[0], plain[0]) and _close(fast[1], plain[1])
+    assert len(fast[2]) == len(plain[2]) > 0
+    assert all(_close(a, b) for a, b in zip(fast[2], plain[2]))
+
+
+def test_few_output_conv_is_a_plain_conv_for_checkpoints_and_static_graphs():
+    paddle.seed(0)
+    fast = FewOutputConv2D(8, 1, 4, padding=1)
+    plain = paddle.nn.Conv2D(8, 1, 4, padding=1)
+    plain.set_state_dict(fast.state_dict())
+    assert list(fast.state_dict()) == list(plain.state_dict())
+    x = paddle.randn([1, 8, 9, 9])
+    static = paddle.jit.to_static(fast, full_graph=True)  # traced: the fast form must not enter the program
+    assert _close(static(x).numpy(), plain(x).numpy(), 1e-5)
+    assert _close(fast(x).numpy(), plain(x).numpy(), 1e-5)
+
+
+@pytest.mark.parametrize("generator", ["unet", "resnet"])
+def test_two_training_steps_match_plain_layers(generator, tiny_overrides):
+    """Same losses over two full D+G steps, and the same gradients of both networks after the first."""
+    overrides = tiny_overrides if generator == "unet" else RESNET_TINY
+    labels, photos = synthetic.pair_batch(2, 64, 0)
+    results = {}
+    for name, form in _forms():
+        paddle.seed(0)
+        model = Pix2PixModel(load_config(None, overrides))
+        with form():
+            losses = [model.train_step(paddle.to_tensor(photos), paddle.to_tensor(labels))]
+            gradients = [p.grad.numpy() for net in (model.netG, model.netD) for p in learnable_parameters(net)]
+            losses.append(model.train_step(paddle.to_tensor(photos), paddle.to_tensor(labels)))
+        results[name] = [{k: float(v) for k, v in step.items()} for step in losses], gradients
+    (fast_losses, fast_gradients), (plain_losses, plain_gradients) = results["fast"], results["plain"]
+    for fast_step, plain_step in zip(fast_losses, plain_losses):
+        assert fast_step == pytest.approx(plain_step, rel=1e-4)
+    assert len(fast_gradients) == len(plain_gradients) > 0
+    # Gradients that are zero in exact arithmetic (biases before InstanceNorm) are float noise in both forms, so the
+    # tolerance is relative to the largest gradient.
+    scale = max(float(np.abs(g).max()) for g in plain_gradients)
+    assert all(np.allclose(a, b, rtol=1e-3, atol=1e-5 * scale) for a, b in zip(fast_gradients, plain_gradients))
+
+
+def test_environment_switch_disables_fast_layers(monkeypatch):
+    assert fast_layers_enabled()
+    monkeypatch.setenv(DISABLE_VARIABLE, "1")
+    assert not fast_layers_enabled()
+    monkeypatch.delenv(DISABLE_VARIABLE)
+    with plain_layers():
+        assert not fast_layers_enabled()
+    assert fast_layers_enabled()
+
+
+def test_malloc_tuning_leaves_user_settings_alone(monkeypatch):
+    for name in list(runtime.os.environ):
+        if name.startswith("MALLOC_") or name in ("GLIBC_TUNABLES", runtime.DISABLE_MALLOC_VARIABLE):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "2")
+    assert runtime.tune_malloc() == "malloc left as configured by the user (MALLOC_ARENA_MAX)"
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    monkeypatch.setenv(runtime.DISABLE_MALLOC_VARIABLE, "1")
+    assert "off" in runtime.tune_malloc()
+    monkeypatch.delenv(runtime.DISABLE_MALLOC_VARIABLE)
+    if runtime.platform.libc_ver()[0] == "glibc":
+        assert runtime.tune_malloc().startswith("malloc keeps freed memory")

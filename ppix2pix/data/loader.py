@@ -1,4 +1,6 @@
 """Batches for training and validation: deterministic per-epoch shuffling, rank partitioning, mid-epoch start."""
+import itertools
+
 import numpy as np
 import paddle
 
@@ -44,12 +46,23 @@ class EpochBatchSampler(paddle.io.BatchSampler):
         return self._batch_count()
 
 
+WORKER_TIMEOUT_S = 300  # a worker that delivers no batch for this long is an error, not a silent hang
+PREFETCH_FACTOR = 2
+
+
 class PairedLoader:
-    """A DataLoader over a :class:`PairedDataset` whose epoch (shuffle order and augmentation) is set explicitly."""
+    """A DataLoader over a :class:`PairedDataset` whose epoch (shuffle order and augmentation) is set explicitly.
+
+    With ``num_workers > 0`` an exception inside a worker reaches the main process only as Paddle's generic
+    "Blocking queue is killed" error; the loader then re-reads the batches that were in flight here, in this
+    process, so the real error (an :class:`ImageError` naming the file) is what the caller sees.
+    """
 
     def __init__(self, dataset, sampler, num_workers):
-        self.dataset, self.sampler = dataset, sampler
-        self.loader = paddle.io.DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers)
+        self.dataset, self.sampler, self.num_workers = dataset, sampler, num_workers
+        self.loader = paddle.io.DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers,
+                                           prefetch_factor=PREFETCH_FACTOR,
+                                           timeout=WORKER_TIMEOUT_S if num_workers else 0)
 
     def set_epoch(self, epoch, start_batch=0):
         """Prepare epoch ``epoch`` (0-based), starting at batch ``start_batch``."""
@@ -57,7 +70,26 @@ class PairedLoader:
         self.sampler.set_epoch(epoch, start_batch)
 
     def __iter__(self):
-        return iter(self.loader)
+        if not self.num_workers:
+            return iter(self.loader)
+        return self._iter_workers()
+
+    def _iter_workers(self):
+        delivered = 0
+        try:
+            for batch in self.loader:
+                yield batch
+                delivered += 1
+        except Exception:
+            self._reraise_data_error(delivered)
+            raise
+
+    def _reraise_data_error(self, delivered):
+        """Read the batches that were in flight when a worker failed; a data error among them is raised here."""
+        in_flight = itertools.islice(iter(self.sampler), delivered, delivered + self.num_workers * PREFETCH_FACTOR + 1)
+        for indices in in_flight:
+            for index in indices:
+                self.dataset[index]
 
     def __len__(self):
         """Batches in a full epoch (for this rank)."""

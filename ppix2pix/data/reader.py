@@ -26,7 +26,7 @@ import os
 
 import numpy as np
 
-from ..config import ConfigError, resolve_config
+from .. import config  # a module reference: ppix2pix.config itself imports ppix2pix.data
 from ..direction import input_and_target
 from .dataset import DataError
 from .loader import build_dataloader
@@ -44,13 +44,13 @@ def _options(cfg):
     if isinstance(cfg, argparse.Namespace):
         cfg = vars(cfg)
     if not isinstance(cfg, dict):
-        raise ConfigError(f"data_reader cfg must be an argparse Namespace or a dict, got {type(cfg).__name__}")
+        raise config.ConfigError(f"data_reader cfg must be an argparse Namespace or a dict, got {type(cfg).__name__}")
     unknown = sorted(str(key) for key in cfg if key not in READER_KEYS)
     if unknown:
-        raise ConfigError(f"data_reader cfg: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(READER_KEYS)}")
+        raise config.ConfigError(f"data_reader cfg: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(READER_KEYS)}")
     options = {key: value for key, value in cfg.items() if value is not None}
     if "data_dir" not in options:
-        raise ConfigError("data_reader cfg: data_dir is not set; point it at the folder holding train/ and test/")
+        raise config.ConfigError("data_reader cfg: data_dir is not set; point it at the folder holding train/ and test/")
     return options
 
 
@@ -88,10 +88,10 @@ def reader_config(options, train_dir, test_dir):
     raw = {"model": model, "dataset": {"train": train, "test": test}}
     if "seed" in options:
         raw["seed"] = options["seed"]
-    cfg = resolve_config(raw, "data_reader cfg")
+    cfg = config.resolve_config(raw, "data_reader cfg")
     generator = cfg["model"]["generator"]
     if generator["input_nc"] != generator["output_nc"]:
-        raise ConfigError(f"data_reader cfg: input_nc {generator['input_nc']} and output_nc {generator['output_nc']} "
+        raise config.ConfigError(f"data_reader cfg: input_nc {generator['input_nc']} and output_nc {generator['output_nc']} "
                           f"differ, so input and target cannot be stacked into one [2, N, C, H, W] array; use "
                           f"ppix2pix.data.build_dataloader, whose batches are {{A, B, A_path, B_path}} dicts")
     return cfg

@@ -47,6 +47,7 @@ class EpochBatchSampler(paddle.io.BatchSampler):
 
 
 WORKER_TIMEOUT_S = 300  # a worker that delivers no batch for this long is an error, not a silent hang
+WORKER_JOIN_S = 5  # how long to wait for workers to exit after a failure
 PREFETCH_FACTOR = 2
 
 
@@ -54,8 +55,8 @@ class PairedLoader:
     """A DataLoader over a :class:`PairedDataset` whose epoch (shuffle order and augmentation) is set explicitly.
 
     With ``num_workers > 0`` an exception inside a worker reaches the main process only as Paddle's generic
-    "Blocking queue is killed" error; the loader then re-reads the batches that were in flight here, in this
-    process, so the real error (an :class:`ImageError` naming the file) is what the caller sees.
+    "Blocking queue is killed" error; the loader then stops the workers and re-reads the batches that were in flight
+    here, in this process, so the real error (an :class:`ImageError` naming the file) is what the caller sees.
     """
 
     def __init__(self, dataset, sampler, num_workers):
@@ -75,12 +76,13 @@ class PairedLoader:
         return self._iter_workers()
 
     def _iter_workers(self):
-        delivered = 0
+        delivered, batches = 0, iter(self.loader)
         try:
-            for batch in self.loader:
+            for batch in batches:
                 yield batch
                 delivered += 1
         except Exception:
+            _shut_down(batches)
             self._reraise_data_error(delivered)
             raise
 
@@ -94,6 +96,17 @@ class PairedLoader:
     def __len__(self):
         """Batches in a full epoch (for this rank)."""
         return self.sampler._batch_count()
+
+
+def _shut_down(batches):
+    """Stop the workers of a failed Paddle iterator now, waiting a bounded time.
+
+    Left to itself, the failed iterator stays referenced by the reader thread's exception and is shut down later by
+    its ``__del__``, which joins the workers without a timeout and can hang the process at exit.
+    """
+    shutdown = getattr(batches, "_try_shutdown_all", None)  # Paddle's own shutdown of a multi-process iterator
+    if shutdown is not None:
+        shutdown(WORKER_JOIN_S)
 
 
 def build_dataset(cfg, split):

@@ -115,8 +115,8 @@ def test_bad_cfg_keys_are_named(data_dir):
 def test_real_facades_pairs(shared_data):
     facades = shared_data("facades")
     train_reader, test_reader, batch_num, id2name = data_reader(
-        {"data_dir": os.path.dirname(facades), "dataset": "facades", "batch_size": 4, "test_batch_size": 4, "direction": "BtoA",
-         "max_dataset_size": 8}).make_data()
+        {"data_dir": os.path.dirname(facades), "dataset": "facades", "batch_size": 4, "test_batch_size": 4,
+         "direction": "BtoA", "max_dataset_size": 8}).make_data()
     assert batch_num == 2 and id2name[0] == sorted(os.listdir(os.path.join(facades, "test")))[0]
     for reader in (train_reader, test_reader):
         batch = next(reader())

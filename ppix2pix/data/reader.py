@@ -47,10 +47,12 @@ def _options(cfg):
         raise config.ConfigError(f"data_reader cfg must be an argparse Namespace or a dict, got {type(cfg).__name__}")
     unknown = sorted(str(key) for key in cfg if key not in READER_KEYS)
     if unknown:
-        raise config.ConfigError(f"data_reader cfg: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(READER_KEYS)}")
+        raise config.ConfigError(f"data_reader cfg: unknown key(s) {', '.join(unknown)}; "
+                                 f"valid keys: {', '.join(READER_KEYS)}")
     options = {key: value for key, value in cfg.items() if value is not None}
     if "data_dir" not in options:
-        raise config.ConfigError("data_reader cfg: data_dir is not set; point it at the folder holding train/ and test/")
+        raise config.ConfigError("data_reader cfg: data_dir is not set; point it at the folder holding train/ and "
+                                 "test/")
     return options
 
 
@@ -91,9 +93,10 @@ def reader_config(options, train_dir, test_dir):
     cfg = config.resolve_config(raw, "data_reader cfg")
     generator = cfg["model"]["generator"]
     if generator["input_nc"] != generator["output_nc"]:
-        raise config.ConfigError(f"data_reader cfg: input_nc {generator['input_nc']} and output_nc {generator['output_nc']} "
-                          f"differ, so input and target cannot be stacked into one [2, N, C, H, W] array; use "
-                          f"ppix2pix.data.build_dataloader, whose batches are {{A, B, A_path, B_path}} dicts")
+        raise config.ConfigError(f"data_reader cfg: input_nc {generator['input_nc']} and output_nc "
+                                 f"{generator['output_nc']} differ, so input and target cannot be stacked into one "
+                                 f"[2, N, C, H, W] array; use ppix2pix.data.build_dataloader, whose batches are "
+                                 f"{{A, B, A_path, B_path}} dicts")
     return cfg
 
 

@@ -5,7 +5,18 @@ generator is the model's business (``model.direction``); each side is read with 
 side it feeds (1 = grayscale, 3 = RGB; ``color_space: lab`` gives L for A and ab for B from one colour image).
 Random geometry is a function of (seed, epoch, index) only, so results do not depend on worker processes and a
 resumed run sees the same augmentation.
+
+Bad data, case by case (never a silent wrong pair):
+
+- missing folder, folder without images, A/B names that do not match (all unmatched names listed), two images with
+  the same name but different extensions in one folder (``a.png`` + ``a.jpg``, ambiguous pairing): :class:`DataError`
+  when the dataset is built, naming the folder and files.
+- hidden files (``.DS_Store``, ``._a.png``), non-image files and sub-folders: skipped, with one logged warning giving
+  the count per folder (they are common and harmless, but a count makes a wrong folder visible).
+- a corrupt, empty or truncated image, an AB image of odd width, an A/B size mismatch, an image smaller than
+  crop_size: :class:`ImageError` naming the file when the pair is read (also from DataLoader workers, see loader.py).
 """
+import logging
 import os
 
 import numpy as np
@@ -18,17 +29,35 @@ from .image_io import ImageError, is_image_file, read_image, to_channels, to_mod
 from .transforms import PairedTransform
 
 
+logger = logging.getLogger(__name__)
+
+
 class DataError(ValueError):
     """A dataset problem (missing or empty folder, unmatched or mismatched pairs); the message names the files."""
 
 
 def list_images(folder, key="dataroot"):
-    """Sorted image files directly inside ``folder``; a missing or image-less folder is an error naming ``key``."""
+    """Sorted image files directly inside ``folder``, skipping hidden and non-image entries (warned with a count).
+
+    A missing or image-less folder, or two images sharing a name (``a.png``, ``a.jpg``), is an error naming ``key``.
+    """
     if not os.path.isdir(folder):
         raise DataError(f"{key}: folder {folder!r} does not exist")
-    names = sorted(name for name in os.listdir(folder) if is_image_file(name))
+    entries = os.listdir(folder)
+    names = sorted(name for name in entries if not name.startswith(".") and is_image_file(name)
+                   and os.path.isfile(os.path.join(folder, name)))
     if not names:
         raise DataError(f"{key}: folder {folder!r} has no images (looked for *.jpg, *.png, *.bmp, *.tif, ...)")
+    if len(entries) > len(names):
+        logger.warning("%s: skipped %d hidden, non-image or folder entries in %s", key, len(entries) - len(names),
+                       folder)
+    by_stem = {}
+    for name in names:
+        by_stem.setdefault(os.path.splitext(name)[0], []).append(name)
+    clashes = [", ".join(group) for group in by_stem.values() if len(group) > 1]
+    if clashes:
+        raise DataError(f"{key}: folder {folder!r} holds images that differ only in extension ({'; '.join(clashes)})"
+                        f", so pairs by name are ambiguous; keep one file per name")
     return [os.path.join(folder, name) for name in names]
 
 
@@ -68,7 +97,10 @@ class PairedDataset(paddle.io.Dataset):
         side_in = input_side(direction)
         self.channels = {side_in: generator["input_nc"],
                          "B" if side_in == "A" else "A": generator["output_nc"]}
-        self.transform = PairedTransform(section, generator_size_multiple(generator), train)
+        try:
+            self.transform = PairedTransform(section, generator_size_multiple(generator), train)
+        except ValueError as error:
+            raise DataError(str(error)) from None
         self.pairs = self._find_pairs()
         limit = section["max_dataset_size"]
         if limit is not None and limit < len(self.pairs):

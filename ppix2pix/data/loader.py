@@ -1,4 +1,6 @@
 """Batches for training and validation: deterministic per-epoch shuffling, rank partitioning, mid-epoch start."""
+import itertools
+
 import numpy as np
 import paddle
 
@@ -44,12 +46,24 @@ class EpochBatchSampler(paddle.io.BatchSampler):
         return self._batch_count()
 
 
+WORKER_TIMEOUT_S = 300  # a worker that delivers no batch for this long is an error, not a silent hang
+WORKER_JOIN_S = 5  # how long to wait for workers to exit after a failure
+PREFETCH_FACTOR = 2
+
+
 class PairedLoader:
-    """A DataLoader over a :class:`PairedDataset` whose epoch (shuffle order and augmentation) is set explicitly."""
+    """A DataLoader over a :class:`PairedDataset` whose epoch (shuffle order and augmentation) is set explicitly.
+
+    With ``num_workers > 0`` an exception inside a worker reaches the main process only as Paddle's generic
+    "Blocking queue is killed" error; the loader then stops the workers and re-reads the batches that were in flight
+    here, in this process, so the real error (an :class:`ImageError` naming the file) is what the caller sees.
+    """
 
     def __init__(self, dataset, sampler, num_workers):
-        self.dataset, self.sampler = dataset, sampler
-        self.loader = paddle.io.DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers)
+        self.dataset, self.sampler, self.num_workers = dataset, sampler, num_workers
+        self.loader = paddle.io.DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers,
+                                           prefetch_factor=PREFETCH_FACTOR,
+                                           timeout=WORKER_TIMEOUT_S if num_workers else 0)
 
     def set_epoch(self, epoch, start_batch=0):
         """Prepare epoch ``epoch`` (0-based), starting at batch ``start_batch``."""
@@ -57,11 +71,42 @@ class PairedLoader:
         self.sampler.set_epoch(epoch, start_batch)
 
     def __iter__(self):
-        return iter(self.loader)
+        if not self.num_workers:
+            return iter(self.loader)
+        return self._iter_workers()
+
+    def _iter_workers(self):
+        delivered, batches = 0, iter(self.loader)
+        try:
+            for batch in batches:
+                yield batch
+                delivered += 1
+        except Exception:
+            _shut_down(batches)
+            self._reraise_data_error(delivered)
+            raise
+
+    def _reraise_data_error(self, delivered):
+        """Read the batches that were in flight when a worker failed; a data error among them is raised here."""
+        in_flight = itertools.islice(iter(self.sampler), delivered, delivered + self.num_workers * PREFETCH_FACTOR + 1)
+        for indices in in_flight:
+            for index in indices:
+                self.dataset[index]
 
     def __len__(self):
         """Batches in a full epoch (for this rank)."""
         return self.sampler._batch_count()
+
+
+def _shut_down(batches):
+    """Stop the workers of a failed Paddle iterator now, waiting a bounded time.
+
+    Left to itself, the failed iterator stays referenced by the reader thread's exception and is shut down later by
+    its ``__del__``, which joins the workers without a timeout and can hang the process at exit.
+    """
+    shutdown = getattr(batches, "_try_shutdown_all", None)  # Paddle's own shutdown of a multi-process iterator
+    if shutdown is not None:
+        shutdown(WORKER_JOIN_S)
 
 
 def build_dataset(cfg, split):

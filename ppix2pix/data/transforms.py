@@ -26,6 +26,9 @@ class PairedTransform:
         if "crop" in self.mode and self.crop_size % size_multiple:
             raise ValueError(f"crop_size {self.crop_size} is not a multiple of {size_multiple}, which the generator "
                              f"needs; use a crop_size like {self._round(self.crop_size)}")
+        if self.mode in ("resize_and_crop", "scale_width_and_crop") and self.load_size < self.crop_size:
+            raise ValueError(f"load_size {self.load_size} is smaller than crop_size {self.crop_size}, so the "
+                             f"{self.mode} crop cannot fit; set load_size >= crop_size")
 
     def _round(self, size):
         return max(self.multiple, int(round(size / self.multiple)) * self.multiple)

@@ -269,7 +269,7 @@ def test_check_passes_a_clean_folder(ab_folder, capsys):
 
 def test_check_lists_every_problem_of_an_ab_folder(ab_folder, capsys):
     corrupt, truncated, cut_png, odd, small = (os.path.join(ab_folder, name) for name in
-                                               ("corrupt.png", "cut.jpg", "cut.png", "odd.png", "small.png"))
+                                               ("corrupt.png", "cut.jpg", "cut_png.png", "odd.png", "small.png"))
     with open(corrupt, "wb") as handle:
         handle.write(b"\x89PNG not really an image")
     _, data = cv2.imencode(".jpg", np.random.RandomState(0).randint(0, 256, (64, 128, 3)).astype(np.uint8))
@@ -285,6 +285,14 @@ def test_check_lists_every_problem_of_an_ab_folder(ab_folder, capsys):
                        (small, "too small")):
         assert any(line.startswith(f"{path}: {kind}:") for line in lines), (path, lines)
     assert "5 problems in 5 files" in lines[-1]
+
+
+def test_check_reports_names_that_differ_only_in_extension(ab_folder, capsys):
+    duplicate = os.path.join(ab_folder, "000.jpg")
+    write_image(duplicate, read_image(os.path.join(ab_folder, "000.png")))
+    assert main(["check", ab_folder]) == 1
+    reported = [line for line in capsys.readouterr().out.splitlines() if ": duplicate name:" in line]
+    assert len(reported) == 1 and duplicate in reported[0] and os.path.join(ab_folder, "000.png") in reported[0]
 
 
 def test_check_lists_every_problem_of_a_b_folders(a_b_folders, capsys):

@@ -2,7 +2,7 @@
 import os
 from collections import Counter
 
-from .dataset import list_images
+from .dataset import image_files
 from .image_io import ImageError, read_image
 
 
@@ -34,13 +34,15 @@ def _read(path):
 
 
 def check_ab_folder(folder, crop_size=None, progress=None):
-    """(files checked, [(path, kind, message)]) for a folder of AB images: unreadable, truncated, odd width, too small.
+    """(files checked, [(path, kind, message)]) for a folder of AB images: unreadable, truncated, odd width, too small,
+    duplicate name.
 
     ``progress(total)`` (optional) makes an object whose ``update(count)`` is called as files are read.
     """
-    paths = list_images(folder, "folder")
+    paths = image_files(folder, "folder")
     tracker = progress(len(paths)) if progress else None
     problems = []
+    _by_stem(paths, folder, problems)
     for path in paths:
         if tracker:
             tracker.update(1)
@@ -59,8 +61,8 @@ def _by_stem(paths, key, problems):
     for path in paths:
         stem = os.path.splitext(os.path.basename(path))[0]
         if stem in stems:
-            problems.append((path, "duplicate name", f"same name as {stems[stem]} in {key}; pairs are matched by name "
-                                                     f"without extension"))
+            problems.append((path, "duplicate name", f"same name as {stems[stem]} in {key}; names without extension "
+                                                     f"must be unique"))
         else:
             stems[stem] = path
     return stems
@@ -71,7 +73,7 @@ def check_ab_folders(folder_a, folder_b, crop_size=None, progress=None):
 
     ``progress`` as in :func:`check_ab_folder` (counted in pairs).
     """
-    paths_a, paths_b = list_images(folder_a, "A folder"), list_images(folder_b, "B folder")
+    paths_a, paths_b = image_files(folder_a, "A folder"), image_files(folder_b, "B folder")
     problems = []
     stems_a, stems_b = _by_stem(paths_a, folder_a, problems), _by_stem(paths_b, folder_b, problems)
     for stems, partners, other in ((stems_a, stems_b, folder_b), (stems_b, stems_a, folder_a)):

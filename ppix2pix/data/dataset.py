@@ -36,10 +36,10 @@ class DataError(ValueError):
     """A dataset problem (missing or empty folder, unmatched or mismatched pairs); the message names the files."""
 
 
-def list_images(folder, key="dataroot"):
+def image_files(folder, key="dataroot"):
     """Sorted image files directly inside ``folder``, skipping hidden and non-image entries (warned with a count).
 
-    A missing or image-less folder, or two images sharing a name (``a.png``, ``a.jpg``), is an error naming ``key``.
+    A missing or image-less folder is an error naming ``key``.
     """
     if not os.path.isdir(folder):
         raise DataError(f"{key}: folder {folder!r} does not exist")
@@ -51,14 +51,20 @@ def list_images(folder, key="dataroot"):
     if len(entries) > len(names):
         logger.warning("%s: skipped %d hidden, non-image or folder entries in %s", key, len(entries) - len(names),
                        folder)
+    return [os.path.join(folder, name) for name in names]
+
+
+def list_images(folder, key="dataroot"):
+    """:func:`image_files`, where two images sharing a name (``a.png``, ``a.jpg``) are also an error naming ``key``."""
+    paths = image_files(folder, key)
     by_stem = {}
-    for name in names:
+    for name in map(os.path.basename, paths):
         by_stem.setdefault(os.path.splitext(name)[0], []).append(name)
     clashes = [", ".join(group) for group in by_stem.values() if len(group) > 1]
     if clashes:
         raise DataError(f"{key}: folder {folder!r} holds images that differ only in extension ({'; '.join(clashes)})"
                         f", so pairs by name are ambiguous; keep one file per name")
-    return [os.path.join(folder, name) for name in names]
+    return paths
 
 
 def match_pairs(folder_a, folder_b):

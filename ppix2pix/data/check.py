@@ -39,7 +39,7 @@ def check_ab_folder(folder, crop_size=None, progress=None):
 
     ``progress(total)`` (optional) makes an object whose ``update(count)`` is called as files are read.
     """
-    paths = image_files(folder, "folder")
+    paths = image_files(folder, "dataset")
     tracker = progress(len(paths)) if progress else None
     problems = []
     _by_stem(paths, folder, problems)

@@ -43,7 +43,8 @@ def cpu_vendor():
     return ""
 
 
-def _switched_on(variable):
+def env_switch_on(variable):
+    """True when the environment variable is set to 1, true, yes or on (any case)."""
     return os.environ.get(variable, "").lower() in ("1", "true", "yes", "on")
 
 
@@ -53,7 +54,7 @@ def tune_malloc():
     Skipped (and said so) when the user set any ``MALLOC_*`` variable or ``GLIBC_TUNABLES``, when
     ``PPIX2PIX_NO_MALLOC_TUNE`` is set, and off glibc.
     """
-    if _switched_on(DISABLE_MALLOC_VARIABLE):
+    if env_switch_on(DISABLE_MALLOC_VARIABLE):
         return f"malloc tuning off ({DISABLE_MALLOC_VARIABLE} is set)"
     user_settings = sorted(name for name in os.environ if name.startswith("MALLOC_") or name == "GLIBC_TUNABLES")
     if user_settings:
@@ -83,7 +84,7 @@ def tune_cpu_runtime():
     """Set the thread count and MKL code path for fast CPU training; idempotent, never overrides the user."""
     if _notes:
         return
-    if _switched_on(DISABLE_VARIABLE):
+    if env_switch_on(DISABLE_VARIABLE):
         _notes.append(f"CPU tuning off ({DISABLE_VARIABLE} is set)")
         return
     _notes.append(tune_malloc())

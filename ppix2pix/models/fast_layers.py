@@ -1,9 +1,9 @@
-"""CPU fast forms of layers that Paddle's oneDNN kernels run slowly, with the same parameters as the plain layers.
+"""CPU fast forms of layers that Paddle's CPU kernels run slowly, with the same parameters as the plain layers.
 
 :class:`FewOutputConv2D` is an ``nn.Conv2D`` (same weights, same state-dict keys) for convs with very few output
-channels, such as the PatchGAN's final 1-channel logit conv. oneDNN runs those at a small fraction of its usual speed
-(on a 2-core AMD EPYC, 185 ms forward + backward for the 512 -> 1, 4x4 conv on a 31x31 map, batch 1). The fast form
-multiplies the weights of all taps by the input in one GEMM (``[C_out*k*k, C_in] x [C_in, H*W]``) and sums the
+channels, such as the PatchGAN's final 1-channel logit conv. Paddle's CPU conv runs those at a small fraction of its
+usual speed (on a 2-core AMD EPYC, 185 ms forward + backward for the 512 -> 1, 4x4 conv on a 31x31 map, batch 1). The
+fast form multiplies the weights of all taps by the input in one GEMM (``[C_out*k*k, C_in] x [C_in, H*W]``) and sums the
 k*k shifted tap planes: 39 ms for the same layer, 9x less at batch 4.
 
 The fast form runs only in dynamic-graph mode, on CPU tensors, for stride 1 / dilation 1 / groups 1 / zero padding
@@ -11,11 +11,12 @@ in NCHW. Everything else (GPU, ``paddle.jit.to_static`` / export) runs the plain
 in the environment or the :func:`plain_layers` context switches the fast forms off.
 """
 import contextlib
-import os
 
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
+
+from ..runtime import env_switch_on
 
 DISABLE_VARIABLE = "PPIX2PIX_PLAIN_LAYERS"
 _plain_depth = 0
@@ -23,7 +24,7 @@ _plain_depth = 0
 
 def fast_layers_enabled():
     """Whether the fast forms may run: not switched off by the environment or a :func:`plain_layers` block."""
-    return _plain_depth == 0 and os.environ.get(DISABLE_VARIABLE, "").lower() not in ("1", "true", "yes", "on")
+    return _plain_depth == 0 and not env_switch_on(DISABLE_VARIABLE)
 
 
 @contextlib.contextmanager

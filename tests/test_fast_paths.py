@@ -8,6 +8,7 @@ import pytest
 from ppix2pix import runtime
 from ppix2pix.config import load_config
 from ppix2pix.models import build_discriminator, learnable_parameters
+from ppix2pix.models import fast_layers
 from ppix2pix.models.fast_layers import DISABLE_VARIABLE, FewOutputConv2D, fast_layers_enabled, plain_layers
 from ppix2pix.pix2pix import Pix2PixModel
 
@@ -62,6 +63,51 @@ def test_few_output_conv_is_a_plain_conv_for_checkpoints_and_static_graphs():
     static = paddle.jit.to_static(fast, full_graph=True)  # traced: the fast form must not enter the program
     assert _close(static(x).numpy(), plain(x).numpy(), 1e-5)
     assert _close(fast(x).numpy(), plain(x).numpy(), 1e-5)
+
+
+def test_channel_bias_add_is_exact_forward_and_backward():
+    rng = np.random.default_rng(0)
+    x = paddle.to_tensor(rng.normal(size=(3, 5, 7, 6)).astype("float32"))
+    bias = paddle.to_tensor(rng.normal(size=5).astype("float32"))
+    upstream = paddle.to_tensor(rng.normal(size=(3, 5, 7, 6)).astype("float32"))
+    results = []
+    for add in (fast_layers.channel_bias_add, lambda x, b: x + b.reshape([1, -1, 1, 1])):
+        x.stop_gradient = bias.stop_gradient = False
+        out = add(x, bias)
+        (out * upstream).sum().backward()
+        results.append((out.numpy(), x.grad.numpy().copy(), bias.grad.numpy().copy()))
+        x.clear_grad()
+        bias.clear_grad()
+    (fast_out, fast_dx, fast_db), (plain_out, plain_dx, plain_db) = results
+    assert np.array_equal(fast_out, plain_out) and np.array_equal(fast_dx, plain_dx)
+    np.testing.assert_allclose(fast_db, plain_db, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("layer, kwargs, call", [
+    (fast_layers.Conv2D, {"stride": 2, "padding": 1}, {}),
+    (fast_layers.Conv2DTranspose, {"stride": 2, "padding": 1}, {}),
+    (fast_layers.Conv2DTranspose, {"stride": 2, "padding": 1}, {"output_size": [17, 17]}),
+    (fast_layers.Conv2DTranspose, {"stride": 2, "padding": 1, "output_padding": 1}, {}),
+])
+def test_biased_convs_match_plain_layers_and_keep_their_keys(layer, kwargs, call):
+    paddle.seed(0)
+    fast = layer(4, 6, 3 if "output_padding" in kwargs else 4, **kwargs)
+    assert isinstance(fast, paddle.nn.Conv2DTranspose if layer is fast_layers.Conv2DTranspose else paddle.nn.Conv2D)
+    fast.bias.set_value(paddle.linspace(-1, 1, 6))
+    x = paddle.to_tensor(np.random.default_rng(1).normal(size=(2, 4, 8, 8)).astype("float32"))
+    x.stop_gradient = False
+    results = {}
+    for name, form in _forms():
+        with form():
+            out = fast(x, **call)
+            (out * paddle.linspace(0, 1, out.size).reshape(out.shape)).sum().backward()
+        results[name] = [out.numpy(), x.grad.numpy().copy(), fast.weight.grad.numpy().copy(),
+                         fast.bias.grad.numpy().copy()]
+        x.clear_grad()
+        fast.clear_gradients()
+    assert all(_close(a, b, 1e-5) for a, b in zip(results["fast"], results["plain"]))
+    static = paddle.jit.to_static(fast, full_graph=True)  # the plain layer goes into programs
+    assert _close(static(x, **call).numpy(), results["plain"][0], 1e-5)
 
 
 @pytest.mark.parametrize("generator", ["unet", "resnet"])

@@ -7,6 +7,7 @@ import paddle
 import paddle.nn as nn
 
 from .norm import conv_uses_bias, norm_layer_factory
+from .fast_layers import Conv2D, Conv2DTranspose
 
 
 def check_spatial_multiple(x, multiple, network):
@@ -31,19 +32,19 @@ class UnetSkipConnectionBlock(nn.Layer):
         norm = norm_layer_factory(norm_type)
         use_bias = conv_uses_bias(norm_type)
         input_nc = outer_nc if input_nc is None else input_nc
-        downconv = nn.Conv2D(input_nc, inner_nc, 4, stride=2, padding=1, bias_attr=None if use_bias else False)
+        downconv = Conv2D(input_nc, inner_nc, 4, stride=2, padding=1, bias_attr=None if use_bias else False)
         downrelu = nn.LeakyReLU(0.2)
         uprelu = nn.ReLU()
 
         if outermost:
-            upconv = nn.Conv2DTranspose(inner_nc * 2, outer_nc, 4, stride=2, padding=1)
+            upconv = Conv2DTranspose(inner_nc * 2, outer_nc, 4, stride=2, padding=1)
             layers = [downconv, submodule, uprelu, upconv, nn.Tanh()]
         elif innermost:
-            upconv = nn.Conv2DTranspose(inner_nc, outer_nc, 4, stride=2, padding=1,
+            upconv = Conv2DTranspose(inner_nc, outer_nc, 4, stride=2, padding=1,
                                         bias_attr=None if use_bias else False)
             layers = [downrelu, downconv, uprelu, upconv, norm(outer_nc)]
         else:
-            upconv = nn.Conv2DTranspose(inner_nc * 2, outer_nc, 4, stride=2, padding=1,
+            upconv = Conv2DTranspose(inner_nc * 2, outer_nc, 4, stride=2, padding=1,
                                         bias_attr=None if use_bias else False)
             layers = [downrelu, downconv, norm(inner_nc), submodule, uprelu, upconv, norm(outer_nc)]
             if use_dropout:
@@ -103,8 +104,8 @@ class ResnetBlock(nn.Layer):
 
         def padded_conv():
             if padding_type == "zero":
-                return [nn.Conv2D(dim, dim, 3, padding=1, bias_attr=bias)]
-            return [nn.Pad2D(1, mode=padding_type), nn.Conv2D(dim, dim, 3, bias_attr=bias)]
+                return [Conv2D(dim, dim, 3, padding=1, bias_attr=bias)]
+            return [nn.Pad2D(1, mode=padding_type), Conv2D(dim, dim, 3, bias_attr=bias)]
 
         layers = padded_conv() + [norm(dim), nn.ReLU()]
         if use_dropout:
@@ -132,18 +133,18 @@ class ResnetGenerator(nn.Layer):
         self.input_nc, self.output_nc = input_nc, output_nc
         norm = norm_layer_factory(norm_type)
         bias = None if conv_uses_bias(norm_type) else False
-        layers = [nn.Pad2D(3, mode="reflect"), nn.Conv2D(input_nc, ngf, 7, bias_attr=bias), norm(ngf), nn.ReLU()]
+        layers = [nn.Pad2D(3, mode="reflect"), Conv2D(input_nc, ngf, 7, bias_attr=bias), norm(ngf), nn.ReLU()]
         for i in range(2):
             channels = ngf * 2 ** i
-            layers += [nn.Conv2D(channels, channels * 2, 3, stride=2, padding=1, bias_attr=bias),
+            layers += [Conv2D(channels, channels * 2, 3, stride=2, padding=1, bias_attr=bias),
                        norm(channels * 2), nn.ReLU()]
         layers += [ResnetBlock(ngf * 4, padding_type, norm_type, use_dropout) for _ in range(n_blocks)]
         for i in range(2):
             channels = ngf * 2 ** (2 - i)
-            layers += [nn.Conv2DTranspose(channels, channels // 2, 3, stride=2, padding=1, output_padding=1,
+            layers += [Conv2DTranspose(channels, channels // 2, 3, stride=2, padding=1, output_padding=1,
                                           bias_attr=bias),
                        norm(channels // 2), nn.ReLU()]
-        layers += [nn.Pad2D(3, mode="reflect"), nn.Conv2D(ngf, output_nc, 7), nn.Tanh()]
+        layers += [nn.Pad2D(3, mode="reflect"), Conv2D(ngf, output_nc, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
 
     def forward(self, x):

@@ -2,7 +2,7 @@
 import os
 from collections import Counter
 
-from .dataset import image_files
+from .dataset import group_by_stem, image_files
 from .image_io import ImageError, read_image
 
 
@@ -57,14 +57,12 @@ def check_ab_folder(folder, crop_size=None, progress=None):
 
 
 def _by_stem(paths, key, problems):
+    """{stem: first path}; every later path with the same stem is reported as a duplicate name."""
     stems = {}
-    for path in paths:
-        stem = os.path.splitext(os.path.basename(path))[0]
-        if stem in stems:
-            problems.append((path, "duplicate name", f"same name as {stems[stem]} in {key}; names without extension "
-                                                     f"must be unique"))
-        else:
-            stems[stem] = path
+    for stem, (first, *duplicates) in group_by_stem(paths).items():
+        problems += [(path, "duplicate name", f"same name as {first} in {key}; names without extension must be unique")
+                     for path in duplicates]
+        stems[stem] = first
     return stems
 
 

@@ -54,13 +54,18 @@ def image_files(folder, key="dataroot"):
     return [os.path.join(folder, name) for name in names]
 
 
+def group_by_stem(paths):
+    """{file name without extension: [paths with that name, in the given order]}."""
+    groups = {}
+    for path in paths:
+        groups.setdefault(os.path.splitext(os.path.basename(path))[0], []).append(path)
+    return groups
+
+
 def list_images(folder, key="dataroot"):
     """:func:`image_files`, where two images sharing a name (``a.png``, ``a.jpg``) are also an error naming ``key``."""
     paths = image_files(folder, key)
-    by_stem = {}
-    for name in map(os.path.basename, paths):
-        by_stem.setdefault(os.path.splitext(name)[0], []).append(name)
-    clashes = [", ".join(group) for group in by_stem.values() if len(group) > 1]
+    clashes = [", ".join(map(os.path.basename, group)) for group in group_by_stem(paths).values() if len(group) > 1]
     if clashes:
         raise DataError(f"{key}: folder {folder!r} holds images that differ only in extension ({'; '.join(clashes)})"
                         f", so pairs by name are ambiguous; keep one file per name")
@@ -69,8 +74,8 @@ def list_images(folder, key="dataroot"):
 
 def match_pairs(folder_a, folder_b):
     """[(A path, B path)] matched by file name without extension; unmatched names are an error listing them."""
-    stems_a = {os.path.splitext(os.path.basename(p))[0]: p for p in list_images(folder_a, "dataroot_a")}
-    stems_b = {os.path.splitext(os.path.basename(p))[0]: p for p in list_images(folder_b, "dataroot_b")}
+    stems_a = {stem: group[0] for stem, group in group_by_stem(list_images(folder_a, "dataroot_a")).items()}
+    stems_b = {stem: group[0] for stem, group in group_by_stem(list_images(folder_b, "dataroot_b")).items()}
     only_a, only_b = sorted(set(stems_a) - set(stems_b)), sorted(set(stems_b) - set(stems_a))
     if only_a or only_b:
         parts = [f"{len(names)} in {folder} have no partner: {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}"

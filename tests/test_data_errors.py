@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from data_helpers import make_dataset, noise, write_ab
-from ppix2pix.data import DataError, ImageError, write_image
+from ppix2pix.data import DataError, ImageError, read_image, write_image
+from ppix2pix.data.image_io import ends_early
 
 NO_RESIZE = {"preprocess": "none", "generator": {"num_downs": 3}}
 
@@ -106,3 +107,39 @@ def test_hidden_files_non_images_and_folders_are_skipped_with_a_counted_warning(
     assert dataset[0]["A"].shape == (3, 64, 64)
     assert any("skipped 4 " in record.getMessage() and str(tmp_path) in record.getMessage()
                for record in caplog.records)
+
+
+@pytest.mark.parametrize("extension", [".jpg", ".png"])
+def test_image_with_data_after_its_end_marker_reads_normally(tmp_path, extension):
+    """Camera motion photos append a video after the JPEG: the image is complete and must not be called truncated."""
+    ok, encoded = cv2.imencode(extension, noise(64, 128))
+    clean, appended = tmp_path / f"clean{extension}", tmp_path / f"motion{extension}"
+    clean.write_bytes(encoded.tobytes())
+    appended.write_bytes(encoded.tobytes() + b"ftypmp42" + np.random.default_rng(1).bytes(8192))
+    np.testing.assert_array_equal(read_image(str(appended)), read_image(str(clean)))
+
+
+def _jpeg(params=()):
+    ok, encoded = cv2.imencode(".jpg", noise(64, 128), list(params))
+    return encoded.tobytes()
+
+
+def _with_exif_thumbnail(jpeg):
+    """``jpeg`` with an APP1 segment holding a whole thumbnail JPEG (and so its own end marker) after SOI."""
+    payload = b"Exif\0\0" + _jpeg()
+    return jpeg[:2] + b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload + jpeg[2:]
+
+
+@pytest.mark.parametrize("name, data, early", [
+    ("baseline", _jpeg(), False),
+    ("progressive + restart markers, video appended",
+     _jpeg([cv2.IMWRITE_JPEG_PROGRESSIVE, 1, cv2.IMWRITE_JPEG_RST_INTERVAL, 2]) + b"\0" * 4096, False),
+    ("cut and zero-filled", _jpeg()[:len(_jpeg()) // 2] + b"\0" * 4096, True),
+    ("cut and zero-filled, EXIF thumbnail before the image",
+     _with_exif_thumbnail(_jpeg())[:-len(_jpeg()) // 2] + b"\0" * 4096, True),
+    ("EXIF thumbnail, data appended", _with_exif_thumbnail(_jpeg()) + b"\1" * 4096, False),
+    ("png, data appended", cv2.imencode(".png", noise(16, 16))[1].tobytes() + b"\0" * 4096, False),
+    ("png cut", cv2.imencode(".png", noise(64, 64))[1].tobytes()[:-1100], True),
+])
+def test_ends_early_tells_cut_files_from_appended_data(name, data, early):
+    assert ends_early(data) is early

@@ -3,7 +3,7 @@ import os
 from collections import Counter
 
 from .dataset import group_by_stem, image_files
-from .image_io import ImageError, read_image
+from .image_io import ImageError, end_marker_missing, read_image
 
 
 def _size_problem(width, height, crop_size):
@@ -12,15 +12,9 @@ def _size_problem(width, height, crop_size):
     return None
 
 
-def _truncated(path):
-    """True when a JPEG or PNG file lacks its end marker (an interrupted download or copy)."""
+def _file_end_marker_missing(path):
     with open(path, "rb") as handle:
-        head = handle.read(8)
-        handle.seek(max(0, os.path.getsize(path) - 1024))
-        tail = handle.read()
-    if head.startswith(b"\xff\xd8"):
-        return b"\xff\xd9" not in tail
-    return head == b"\x89PNG\r\n\x1a\n" and b"IEND" not in tail
+        return end_marker_missing(handle.read())
 
 
 def _read(path):
@@ -28,7 +22,7 @@ def _read(path):
     try:
         return read_image(path), None
     except ImageError as error:
-        if os.path.isfile(path) and _truncated(path):
+        if os.path.isfile(path) and _file_end_marker_missing(path):
             return None, ("truncated", f"{error}; the file ends early (no end marker): copy or download it again")
         return None, ("unreadable", str(error))
 

@@ -9,6 +9,10 @@ import cv2
 import numpy as np
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+JPEG_SIGNATURE, PNG_SIGNATURE = b"\xff\xd8", b"\x89PNG\r\n\x1a\n"
+# (file signature, end marker) of the formats whose end can be checked; the marker is looked for near the end.
+END_MARKERS = ((JPEG_SIGNATURE, b"\xff\xd9"), (PNG_SIGNATURE, b"IEND"))
+END_MARKER_WINDOW = 1024
 
 
 class ImageError(ValueError):
@@ -20,10 +24,63 @@ def is_image_file(path):
     return path.lower().endswith(IMAGE_EXTENSIONS)
 
 
+def end_marker_missing(data):
+    """True when JPEG or PNG bytes have no end marker in their last KB: the file was cut short, or (camera motion
+    photos, some editors) more data follows the image."""
+    return any(data.startswith(signature) and marker not in data[-END_MARKER_WINDOW:]
+               for signature, marker in END_MARKERS)
+
+
+def ends_early(data):
+    """True when JPEG or PNG bytes stop before the image's end marker (a cut or zero-filled download).
+
+    Data appended after a complete image (camera motion photos append a video to the JPEG) is not an early end.
+    """
+    if not end_marker_missing(data):
+        return False
+    image_end = _jpeg_image_end if data.startswith(JPEG_SIGNATURE) else _png_image_end
+    return image_end(data) is None
+
+
+def _jpeg_image_end(data):
+    """Offset just past the main image's end-of-image marker (segments such as an EXIF thumbnail are skipped by their
+    length, entropy-coded data up to its next marker), or None when the data stops first."""
+    pos, size = len(JPEG_SIGNATURE), len(data)
+    while pos + 1 < size:
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xD9:
+            return pos + 2
+        if marker == 0xFF or 0xD0 <= marker <= 0xD7 or marker == 0x01:  # fill byte, RSTn, TEM: no length field
+            pos += 1 if marker == 0xFF else 2
+            continue
+        pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+        if marker == 0xDA:  # start of scan: skip the coded data, where 0xFF is followed by 0x00 or an RSTn marker
+            pos = data.find(b"\xff", pos)
+            while 0 <= pos < size - 1 and (data[pos + 1] == 0x00 or 0xD0 <= data[pos + 1] <= 0xD7):
+                pos = data.find(b"\xff", pos + 2)
+            if pos < 0:
+                return None
+    return None
+
+
+def _png_image_end(data):
+    """Offset just past the IEND chunk (chunks are skipped by their length), or None when the data stops first."""
+    pos = len(PNG_SIGNATURE)
+    while pos + 12 <= len(data):
+        length, kind = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4:pos + 8]
+        pos += 12 + length
+        if kind == b"IEND":
+            return pos if pos <= len(data) else None
+    return None
+
+
 def read_image(path):
     """Decode an image file to H x W x C (C = 1, 3) uint8 or uint16 RGB; alpha is dropped.
 
-    Raises :class:`ImageError` for missing, empty, undecodable or truncated (JPEG without end marker) files.
+    Raises :class:`ImageError` for missing, empty, undecodable or truncated files (:func:`ends_early`; data appended
+    after a complete image is accepted).
     """
     try:
         with open(path, "rb") as handle:
@@ -35,8 +92,10 @@ def read_image(path):
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None or image.size == 0:
         raise ImageError(f"image {path} is corrupt or not an image format OpenCV can decode")
-    if data[:2] == b"\xff\xd8" and b"\xff\xd9" not in data[-1024:]:
-        raise ImageError(f"image {path} is a truncated JPEG (no end-of-image marker); re-export or remove it")
+    if ends_early(data):
+        kind = "JPEG" if data.startswith(END_MARKERS[0][0]) else "PNG"
+        raise ImageError(f"image {path} is a truncated {kind} (it ends before its end-of-image marker); "
+                         f"re-export or remove it")
     if image.dtype not in (np.uint8, np.uint16):
         raise ImageError(f"image {path} has pixel type {image.dtype}; ppix2pix reads 8-bit and 16-bit images")
     if image.ndim == 2:

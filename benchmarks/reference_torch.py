@@ -215,13 +215,16 @@ def benchmark(argv=None):
     parser.add_argument("--benchmark", action="store_true", required=True)
     parser.add_argument("--infer", action="store_true", help="time generator inference instead of training")
     parser.add_argument("--batch-sizes", type=int, nargs="+")
+    parser.add_argument("--generator", choices=("unet_256", "resnet_9blocks"), default="unet_256",
+                        help="generator (resnet_9blocks with dropout, as ppix2pix's default ResNet config)")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     args = parser.parse_args(argv)
     batch_sizes = args.batch_sizes or ([1, 8] if args.infer else [1, 4])
     torch.manual_seed(0)
-    generator = init_weights(UnetGenerator(num_downs=8))
+    generator = init_weights(UnetGenerator(num_downs=8) if args.generator == "unet_256"
+                             else ResnetGenerator(use_dropout=True, n_blocks=9))
     discriminator = init_weights(NLayerDiscriminator(n_layers=3))
     for batch_size in batch_sizes:
         real_input = torch.rand(batch_size, 3, args.size, args.size) * 2 - 1
@@ -237,7 +240,8 @@ def benchmark(argv=None):
             run = train_step_function(generator, discriminator, real_input, real_target)
         counters = {}
         times = bench.time_calls(run, args.repeats, args.warmup, counters)
-        result = {"framework": "torch", "torch": torch.__version__, "batch": batch_size, **counters,
+        result = {"framework": "torch", "torch": torch.__version__, "generator": args.generator, "batch": batch_size,
+                  **counters,
                   "peak_rss_mb": bench.peak_rss_mb(), "math_threads": torch.get_num_threads(),
                   "process_threads": bench.process_threads(), "times": [round(t, 4) for t in times]}
         if args.infer:

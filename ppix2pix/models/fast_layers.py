@@ -5,18 +5,24 @@ state-dict keys) that add their bias with :func:`channel_bias_add` instead of Pa
 EPYC the broadcast add of a 64-channel bias to a ``[4, 64, 128, 128]`` map (the PatchGAN's first conv at batch 4) takes
 113 ms forward + backward; the per-channel affine kernel of an inference batch norm does the same in 13 ms.
 
-:class:`FewOutputConv2D` is a :class:`Conv2D` for convs with very few output channels, such as the PatchGAN's final
-1-channel logit conv. Paddle's CPU conv runs those at a small fraction of its usual speed (185 ms forward + backward
-for the 512 -> 1, 4x4 conv on a 31x31 map, batch 1). The fast form multiplies the weights of all taps by the input in
-one GEMM (``[C_out*k*k, C_in] x [C_in, H*W]``), zero-pads the few tap planes and sums them shifted: 39 ms for the same
-layer, 9x less at batch 4.
+:class:`FewOutputConv2D` is a :class:`Conv2D` for stride-1 convs with very few output channels: the PatchGAN's final
+1-channel logit conv and the ResNet generator's last 7x7 conv to RGB. Paddle's CPU conv unfolds the input (im2col)
+before one skinny GEMM, which for the ResNet's last conv is a ``3136 x 65536`` matrix per image: 845 ms forward +
+backward at batch 1. The fast form multiplies the weights of all taps by the input in one GEMM
+(``[C_out*k*k, C_in] x [C_in, H*W]``) and lets col2im (``F.fold``) add the few tap planes into place: 83 ms for that
+layer; 1.8 ms instead of 66.5 ms for the PatchGAN's logit conv (512 -> 1, 4x4, 31x31 map; 6.7 vs 204 ms at batch 4).
 
-The fast forms run only in dynamic-graph mode, on CPU tensors, in NCHW with zero padding (the tap-sum form also needs
-stride 1 / dilation 1 / groups 1). Everything else (GPU, ``paddle.jit.to_static`` / export) runs the plain layer.
+:class:`Pad2D` reflect- or replicate-pads small maps (the ResNet blocks' 64x64 maps) with two matrix products, since
+Paddle's CPU pad kernel is slow: 7.4 ms instead of 20 ms forward + backward for a ``[1, 256, 64, 64]`` map.
+
+The fast forms run only in dynamic-graph mode, on CPU tensors, in NCHW with zero padding (the few-output form also needs
+stride 1, dilation 1, groups 1 and padding smaller than the kernel). Everything else (GPU, ``paddle.jit.to_static`` / export) runs the plain layer.
 ``PPIX2PIX_PLAIN_LAYERS=1`` in the environment or the :func:`plain_layers` context switches the fast forms off.
 """
 import contextlib
+import functools
 
+import numpy as np
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
@@ -24,6 +30,8 @@ import paddle.nn.functional as F
 from ..runtime import env_switch_on
 
 DISABLE_VARIABLE = "PPIX2PIX_PLAIN_LAYERS"
+# Largest map side padded by selection matrices; on larger maps the products cost more than Paddle's pad kernel.
+SELECTION_PAD_MAX_SIDE = 128
 _plain_depth = 0
 
 
@@ -90,39 +98,65 @@ class Conv2DTranspose(nn.Conv2DTranspose):
         return channel_bias_add(out, self.bias)
 
 
+class Pad2D(nn.Pad2D):
+    """``nn.Pad2D`` whose reflect / replicate padding of NCHW maps up to :data:`SELECTION_PAD_MAX_SIDE` pixels a side
+    is, in the fast form, two products with 0/1 selection matrices (exact for finite values)."""
+
+    def forward(self, x):
+        if (self._mode not in ("reflect", "replicate") or self._data_format != "NCHW" or not fast_form_may_run(x)
+                or max(x.shape[2:]) > SELECTION_PAD_MAX_SIDE or max(self.padding) >= min(x.shape[2:])):
+            return nn.Pad2D.forward(self, x)
+        left, right, top, bottom = self.padding
+        batch, channels, height, width = x.shape
+        rows = _selection_matrix(height, top, bottom, self._mode, x.dtype)
+        columns = _selection_matrix(width, left, right, self._mode, x.dtype)
+        out = paddle.matmul(x.reshape([batch * channels * height, width]), columns, transpose_y=True)
+        out = paddle.matmul(rows, out.reshape([batch * channels, height, width + left + right]))
+        return out.reshape([batch, channels, height + top + bottom, width + left + right])
+
+
+@functools.lru_cache(maxsize=64)
+def _selection_matrix(size, before, after, mode, dtype):
+    """``[before + size + after, size]`` 0/1 matrix whose product with a length-``size`` axis pads it by ``mode``."""
+    source = np.arange(-before, size + after)
+    if mode == "reflect":
+        source = np.abs(source)
+        source = np.where(source >= size, 2 * (size - 1) - source, source)
+    else:
+        source = np.clip(source, 0, size - 1)
+    matrix = paddle.zeros([len(source), size], dtype)
+    matrix[np.arange(len(source)), source] = 1.0
+    return matrix
+
+
 class FewOutputConv2D(Conv2D):
-    """:class:`Conv2D` whose CPU dynamic-graph forward is one GEMM over all taps plus a sum of shifted tap planes."""
+    """:class:`Conv2D` whose CPU dynamic-graph forward is one GEMM over all taps plus col2im (:func:`tap_fold_conv2d`)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._fast_form_applies = (
             list(self._stride) == [1, 1] and list(self._dilation) == [1, 1] and self._groups == 1
-            and self._padding_mode == "zeros" and self._data_format == "NCHW" and isinstance(self._padding, int))
+            and self._padding_mode == "zeros" and self._data_format == "NCHW" and isinstance(self._padding, int)
+            and 0 <= self._padding < min(self._kernel_size) and self._out_channels < self._in_channels)
 
     def forward(self, x):
         if self._fast_form_applies and fast_form_may_run(x):
-            return tap_sum_conv2d(x, self.weight, self.bias, self._padding)
+            return tap_fold_conv2d(x, self.weight, self.bias, self._padding)
         return Conv2D.forward(self, x)
 
 
-def tap_sum_conv2d(x, weight, bias, padding):
-    """Stride-1 conv of NCHW ``x``: all k*k taps in one GEMM, then the sum of the shifted tap planes (+ bias).
+def tap_fold_conv2d(x, weight, bias, padding):
+    """Stride-1 conv of NCHW ``x``: every tap of every output channel in one GEMM over the input grid, then col2im
+    (``F.fold``) adds each tap plane into the output at its offset (+ bias).
 
-    Zero padding commutes with the per-pixel GEMM, so the (few) tap planes are padded rather than the input.
+    With the kernel flipped, the tap products ``[N, C_out*kh*kw, H*W]`` are exactly the columns whose col2im with
+    padding ``k - 1 - padding`` is the convolution.
     """
     out_channels, in_channels, kernel_h, kernel_w = weight.shape
     batch, _, height, width = x.shape
-    tap_weights = weight.transpose([0, 2, 3, 1]).reshape([out_channels * kernel_h * kernel_w, in_channels])
+    out_size = [height + 2 * padding - kernel_h + 1, width + 2 * padding - kernel_w + 1]
+    tap_weights = paddle.flip(weight, [2, 3]).transpose([0, 2, 3, 1])
+    tap_weights = tap_weights.reshape([out_channels * kernel_h * kernel_w, in_channels])
     taps = paddle.matmul(tap_weights, x.reshape([batch, in_channels, height * width]))
-    taps = taps.reshape([batch, out_channels * kernel_h * kernel_w, height, width])
-    if padding:
-        taps = F.pad(taps, [padding] * 4)
-        height, width = height + 2 * padding, width + 2 * padding
-    taps = taps.reshape([batch, out_channels, kernel_h * kernel_w, height, width])
-    out_h, out_w = height - kernel_h + 1, width - kernel_w + 1
-    out = None
-    for i in range(kernel_h):
-        for j in range(kernel_w):
-            plane = taps[:, :, i * kernel_w + j, i:i + out_h, j:j + out_w]
-            out = plane if out is None else out + plane
+    out = F.fold(taps, out_size, [kernel_h, kernel_w], paddings=[kernel_h - 1 - padding, kernel_w - 1 - padding])
     return out if bias is None else channel_bias_add(out, bias)

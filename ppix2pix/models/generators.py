@@ -7,7 +7,7 @@ import paddle
 import paddle.nn as nn
 
 from .norm import conv_uses_bias, norm_layer_factory
-from .fast_layers import Conv2D, Conv2DTranspose
+from .fast_layers import Conv2D, Conv2DTranspose, FewOutputConv2D, Pad2D
 
 
 def check_spatial_multiple(x, multiple, network):
@@ -105,7 +105,7 @@ class ResnetBlock(nn.Layer):
         def padded_conv():
             if padding_type == "zero":
                 return [Conv2D(dim, dim, 3, padding=1, bias_attr=bias)]
-            return [nn.Pad2D(1, mode=padding_type), Conv2D(dim, dim, 3, bias_attr=bias)]
+            return [Pad2D(1, mode=padding_type), Conv2D(dim, dim, 3, bias_attr=bias)]
 
         layers = padded_conv() + [norm(dim), nn.ReLU()]
         if use_dropout:
@@ -133,7 +133,7 @@ class ResnetGenerator(nn.Layer):
         self.input_nc, self.output_nc = input_nc, output_nc
         norm = norm_layer_factory(norm_type)
         bias = None if conv_uses_bias(norm_type) else False
-        layers = [nn.Pad2D(3, mode="reflect"), Conv2D(input_nc, ngf, 7, bias_attr=bias), norm(ngf), nn.ReLU()]
+        layers = [Pad2D(3, mode="reflect"), Conv2D(input_nc, ngf, 7, bias_attr=bias), norm(ngf), nn.ReLU()]
         for i in range(2):
             channels = ngf * 2 ** i
             layers += [Conv2D(channels, channels * 2, 3, stride=2, padding=1, bias_attr=bias),
@@ -144,7 +144,7 @@ class ResnetGenerator(nn.Layer):
             layers += [Conv2DTranspose(channels, channels // 2, 3, stride=2, padding=1, output_padding=1,
                                           bias_attr=bias),
                        norm(channels // 2), nn.ReLU()]
-        layers += [nn.Pad2D(3, mode="reflect"), Conv2D(ngf, output_nc, 7), nn.Tanh()]
+        layers += [Pad2D(3, mode="reflect"), FewOutputConv2D(ngf, output_nc, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
 
     def forward(self, x):

@@ -28,6 +28,22 @@ def _close(a, b, rtol=1e-4):
     return float(np.abs(a - b).max()) / scale < rtol
 
 
+def _both_forms(layer, x, **call):
+    """{"fast"/"plain": [output, input gradient, parameter gradients...]} of ``layer(x, **call)`` backpropagated
+    from a non-uniform upstream gradient."""
+    x.stop_gradient = False
+    results = {}
+    for name, form in _forms():
+        with form():
+            out = layer(x, **call)
+            (out * paddle.linspace(0, 1, out.size).reshape(out.shape)).sum().backward()
+        results[name] = [out.numpy(), x.grad.numpy().copy()] + [p.grad.numpy().copy() for p in layer.parameters()
+                                                                 if p.grad is not None]
+        x.clear_grad()
+        layer.clear_gradients()
+    return results
+
+
 @pytest.mark.parametrize("n_layers", [0, 1, 2, 3])
 @pytest.mark.parametrize("training", [True, False])
 def test_discriminator_outputs_and_gradients_match_plain_layers(n_layers, training):
@@ -36,21 +52,9 @@ def test_discriminator_outputs_and_gradients_match_plain_layers(n_layers, traini
     assert isinstance(net.sublayers()[-1], FewOutputConv2D)
     net.train() if training else net.eval()
     x = paddle.to_tensor(np.random.default_rng(n_layers).uniform(-1, 1, (2, 6, 64, 64)).astype("float32"))
-    x.stop_gradient = False
-    results = {}
-    for name, form in _forms():
-        with form():
-            out = net(x)
-            weights = paddle.linspace(0, 1, out.size).reshape(out.shape)  # a non-uniform upstream gradient
-            (out * weights).sum().backward()
-        results[name] = (out.numpy(), x.grad.numpy().copy(), [p.grad.numpy().copy() for p in net.parameters()
-                                                              if p.grad is not None])
-        x.clear_grad()
-        net.clear_gradients()
-    fast, plain = results["fast"], results["plain"]
-    assert _close(fast[0], plain[0]) and _close(fast[1], plain[1])
-    assert len(fast[2]) == len(plain[2]) > 0
-    assert all(_close(a, b) for a, b in zip(fast[2], plain[2]))
+    fast, plain = _both_forms(net, x).values()
+    assert len(fast) == len(plain) > 2
+    assert all(_close(a, b) for a, b in zip(fast, plain))
 
 
 def test_few_output_conv_is_a_plain_conv_for_checkpoints_and_static_graphs():
@@ -78,17 +82,9 @@ def test_few_output_conv_matches_the_plain_conv(in_channels, out_channels, kerne
     assert layer._fast_form_applies is fast
     layer.bias.set_value(paddle.linspace(-1, 1, out_channels))
     x = paddle.to_tensor(np.random.default_rng(2).normal(size=(2, in_channels, 13, 11)).astype("float32"))
-    x.stop_gradient = False
-    results = {}
-    for name, form in _forms():
-        with form():
-            out = layer(x)
-            (out * paddle.linspace(0, 1, out.size).reshape(out.shape)).sum().backward()
-        results[name] = [out.numpy(), x.grad.numpy().copy(), layer.weight.grad.numpy().copy(),
-                         layer.bias.grad.numpy().copy()]
-        x.clear_grad()
-        layer.clear_gradients()
-    assert all(_close(a, b, 1e-5) for a, b in zip(results["fast"], results["plain"]))
+    fast_results, plain_results = _both_forms(layer, x).values()
+    assert len(fast_results) == len(plain_results) == 4
+    assert all(_close(a, b, 1e-5) for a, b in zip(fast_results, plain_results))
 
 
 def test_channel_bias_add_is_exact_forward_and_backward():
@@ -121,16 +117,8 @@ def test_biased_convs_match_plain_layers_and_keep_their_keys(layer, kwargs, call
     assert isinstance(fast, paddle.nn.Conv2DTranspose if layer is fast_layers.Conv2DTranspose else paddle.nn.Conv2D)
     fast.bias.set_value(paddle.linspace(-1, 1, 6))
     x = paddle.to_tensor(np.random.default_rng(1).normal(size=(2, 4, 8, 8)).astype("float32"))
-    x.stop_gradient = False
-    results = {}
-    for name, form in _forms():
-        with form():
-            out = fast(x, **call)
-            (out * paddle.linspace(0, 1, out.size).reshape(out.shape)).sum().backward()
-        results[name] = [out.numpy(), x.grad.numpy().copy(), fast.weight.grad.numpy().copy(),
-                         fast.bias.grad.numpy().copy()]
-        x.clear_grad()
-        fast.clear_gradients()
+    results = _both_forms(fast, x, **call)
+    assert len(results["fast"]) == len(results["plain"]) == 4
     assert all(_close(a, b, 1e-5) for a, b in zip(results["fast"], results["plain"]))
     static = paddle.jit.to_static(fast, full_graph=True)  # the plain layer goes into programs
     assert _close(static(x, **call).numpy(), results["plain"][0], 1e-5)
@@ -208,13 +196,6 @@ def test_resnet_generator_ends_with_the_few_output_conv():
 def test_pad_matches_the_plain_pad(mode, padding, size):
     layer = fast_layers.Pad2D(padding, mode=mode)
     x = paddle.to_tensor(np.random.default_rng(3).normal(size=(2, 3, size, size - 1)).astype("float32"))
-    x.stop_gradient = False
-    results = {}
-    for name, form in _forms():
-        with form():
-            out = layer(x)
-            (out * paddle.linspace(0, 1, out.size).reshape(out.shape)).sum().backward()
-        results[name] = [out.numpy(), x.grad.numpy().copy()]
-        x.clear_grad()
-    assert np.array_equal(results["fast"][0], results["plain"][0])
-    np.testing.assert_allclose(results["fast"][1], results["plain"][1], rtol=1e-6, atol=1e-6)
+    (fast_out, fast_dx), (plain_out, plain_dx) = _both_forms(layer, x).values()
+    assert np.array_equal(fast_out, plain_out)
+    np.testing.assert_allclose(fast_dx, plain_dx, rtol=1e-6, atol=1e-6)

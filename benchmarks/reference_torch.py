@@ -241,8 +241,7 @@ def benchmark(argv=None):
         counters = {}
         times = bench.time_calls(run, args.repeats, args.warmup, counters)
         result = {"framework": "torch", "torch": torch.__version__, "generator": args.generator, "batch": batch_size,
-                  **counters,
-                  "peak_rss_mb": bench.peak_rss_mb(), "math_threads": torch.get_num_threads(),
+                  **counters, "peak_rss_mb": bench.peak_rss_mb(), "math_threads": torch.get_num_threads(),
                   "process_threads": bench.process_threads(), "times": [round(t, 4) for t in times]}
         if args.infer:
             result["ms_per_image"] = round(1000 * bench.summarize(times)["median"] / batch_size, 2)

@@ -93,7 +93,7 @@ def read_image(path):
     if image is None or image.size == 0:
         raise ImageError(f"image {path} is corrupt or not an image format OpenCV can decode")
     if ends_early(data):
-        kind = "JPEG" if data.startswith(END_MARKERS[0][0]) else "PNG"
+        kind = "JPEG" if data.startswith(JPEG_SIGNATURE) else "PNG"
         raise ImageError(f"image {path} is a truncated {kind} (it ends before its end-of-image marker); "
                          f"re-export or remove it")
     if image.dtype not in (np.uint8, np.uint16):

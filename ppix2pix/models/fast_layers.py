@@ -15,9 +15,10 @@ layer; 1.8 ms instead of 66.5 ms for the PatchGAN's logit conv (512 -> 1, 4x4, 3
 :class:`Pad2D` reflect- or replicate-pads small maps (the ResNet blocks' 64x64 maps) with two matrix products, since
 Paddle's CPU pad kernel is slow: 7.4 ms instead of 20 ms forward + backward for a ``[1, 256, 64, 64]`` map.
 
-The fast forms run only in dynamic-graph mode, on CPU tensors, in NCHW with zero padding (the few-output form also needs
-stride 1, dilation 1, groups 1 and padding smaller than the kernel). Everything else (GPU, ``paddle.jit.to_static`` / export) runs the plain layer.
-``PPIX2PIX_PLAIN_LAYERS=1`` in the environment or the :func:`plain_layers` context switches the fast forms off.
+The fast forms run only in dynamic-graph mode, on CPU tensors, in NCHW with zero padding (the few-output form also
+needs stride 1, dilation 1, groups 1 and padding smaller than the kernel). Everything else (GPU,
+``paddle.jit.to_static`` / export) runs the plain layer. ``PPIX2PIX_PLAIN_LAYERS=1`` in the environment or the
+:func:`plain_layers` context switches the fast forms off.
 """
 import contextlib
 import functools
@@ -130,7 +131,8 @@ def _selection_matrix(size, before, after, mode, dtype):
 
 
 class FewOutputConv2D(Conv2D):
-    """:class:`Conv2D` whose CPU dynamic-graph forward is one GEMM over all taps plus col2im (:func:`tap_fold_conv2d`)."""
+    """:class:`Conv2D` whose CPU dynamic-graph forward is one GEMM over all taps plus col2im
+    (:func:`tap_fold_conv2d`)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -6,8 +6,8 @@ and PaddleGAN weights (``model.model.1.model.3.weight`` ...).
 import paddle
 import paddle.nn as nn
 
-from .norm import conv_uses_bias, norm_layer_factory
 from .fast_layers import Conv2D, Conv2DTranspose, FewOutputConv2D, Pad2D
+from .norm import conv_uses_bias, norm_layer_factory
 
 
 def check_spatial_multiple(x, multiple, network):
@@ -41,11 +41,11 @@ class UnetSkipConnectionBlock(nn.Layer):
             layers = [downconv, submodule, uprelu, upconv, nn.Tanh()]
         elif innermost:
             upconv = Conv2DTranspose(inner_nc, outer_nc, 4, stride=2, padding=1,
-                                        bias_attr=None if use_bias else False)
+                                     bias_attr=None if use_bias else False)
             layers = [downrelu, downconv, uprelu, upconv, norm(outer_nc)]
         else:
             upconv = Conv2DTranspose(inner_nc * 2, outer_nc, 4, stride=2, padding=1,
-                                        bias_attr=None if use_bias else False)
+                                     bias_attr=None if use_bias else False)
             layers = [downrelu, downconv, norm(inner_nc), submodule, uprelu, upconv, norm(outer_nc)]
             if use_dropout:
                 layers.append(nn.Dropout(0.5))
@@ -142,7 +142,7 @@ class ResnetGenerator(nn.Layer):
         for i in range(2):
             channels = ngf * 2 ** (2 - i)
             layers += [Conv2DTranspose(channels, channels // 2, 3, stride=2, padding=1, output_padding=1,
-                                          bias_attr=bias),
+                                       bias_attr=bias),
                        norm(channels // 2), nn.ReLU()]
         layers += [Pad2D(3, mode="reflect"), FewOutputConv2D(ngf, output_nc, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)

@@ -14,6 +14,7 @@ from .checkpoint import load_net_weights
 from .direction import input_and_target, normalize_direction
 from .models import (GANLoss, build_discriminator, build_generator, gradient_penalty, learnable_parameters,
                      inference_mode)
+from .models.onednn import recorded_backward
 from .schedulers import build_lr_scheduler, step_lr_scheduler
 
 NET_NAMES = ("netG", "netD")
@@ -100,11 +101,16 @@ class Pix2PixModel:
                 optimizer.step()
 
     def train_step(self, real_input, real_target):
-        """One D step then one G step on a batch; returns the loss terms as detached scalar tensors."""
-        with self._autocast():
-            fake = self.netG(real_input)
-        losses = self._discriminator_step(real_input, real_target, fake)
-        losses.update(self._generator_step(real_input, real_target, fake))
+        """One D step then one G step on a batch; returns the loss terms as detached scalar tensors.
+
+        The convs record oneDNN backward nodes on CPU (:func:`ppix2pix.models.onednn.recorded_backward`): the step
+        only calls ``loss.backward()``, and the WGAN-GP penalty's double backward runs the plain layers.
+        """
+        with recorded_backward():
+            with self._autocast():
+                fake = self.netG(real_input)
+            losses = self._discriminator_step(real_input, real_target, fake)
+            losses.update(self._generator_step(real_input, real_target, fake))
         return losses
 
     def _discriminator_step(self, real_input, real_target, fake):

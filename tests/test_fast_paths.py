@@ -1,5 +1,4 @@
 """The CPU fast paths compute what the plain Paddle layers compute, and the runtime tuning respects the user."""
-import contextlib
 
 import numpy as np
 import paddle
@@ -8,7 +7,7 @@ import pytest
 from ppix2pix import runtime
 from ppix2pix.config import load_config
 from ppix2pix.models import build_discriminator, learnable_parameters
-from ppix2pix.models import fast_layers
+from ppix2pix.models import fast_layers, onednn
 from ppix2pix.models.fast_layers import DISABLE_VARIABLE, FewOutputConv2D, fast_layers_enabled, plain_layers
 from ppix2pix.pix2pix import Pix2PixModel
 
@@ -19,8 +18,9 @@ RESNET_TINY = ["model.generator.name=ResnetGenerator", "model.generator.n_blocks
 
 
 def _forms():
-    """(name, context) for the fast and the plain form."""
-    return [("fast", contextlib.nullcontext), ("plain", plain_layers)]
+    """(name, context) for the fast form (oneDNN convs recording their backward, as in the training step) and the
+    plain form."""
+    return [("fast", onednn.recorded_backward), ("plain", plain_layers)]
 
 
 def _close(a, b, rtol=1e-4):

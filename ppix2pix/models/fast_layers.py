@@ -1,9 +1,11 @@
 """CPU fast forms of layers that Paddle's CPU kernels run slowly, with the same parameters as the plain layers.
 
 :class:`Conv2D` and :class:`Conv2DTranspose` are ``nn.Conv2D`` / ``nn.Conv2DTranspose`` (same weights, same
-state-dict keys) that add their bias with :func:`channel_bias_add` instead of Paddle's broadcast add. On a 2-core AMD
-EPYC the broadcast add of a 64-channel bias to a ``[4, 64, 128, 128]`` map (the PatchGAN's first conv at batch 4) takes
-113 ms forward + backward; the per-channel affine kernel of an inference batch norm does the same in 13 ms.
+state-dict keys) that convolve through oneDNN (:mod:`.onednn`: float32, groups 1, int or per-axis padding; where no
+gradient is recorded, or inside the training step's :func:`.onednn.recorded_backward`) and add their bias with
+:func:`channel_bias_add` instead of Paddle's broadcast add. On a 2-core AMD EPYC the broadcast add of a 64-channel
+bias to a ``[4, 64, 128, 128]`` map (the PatchGAN's first conv at batch 4) takes 113 ms forward + backward; the
+per-channel affine kernel of an inference batch norm does the same in 13 ms.
 
 :class:`FewOutputConv2D` is a :class:`Conv2D` for stride-1 convs with very few output channels: the PatchGAN's final
 1-channel logit conv and the ResNet generator's last 7x7 conv to RGB. Paddle's CPU conv unfolds the input (im2col)
@@ -29,6 +31,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from ..runtime import env_switch_on
+from . import onednn
 
 DISABLE_VARIABLE = "PPIX2PIX_PLAIN_LAYERS"
 # Largest map side padded by selection matrices; on larger maps the products cost more than Paddle's pad kernel.
@@ -72,31 +75,47 @@ def channel_bias_add(x, bias):
 
 
 class Conv2D(nn.Conv2D):
-    """``nn.Conv2D`` that adds its bias with :func:`channel_bias_add` in the fast form."""
-
-    def _bias_form_applies(self, x):
-        return (self.bias is not None and self._padding_mode == "zeros" and self._data_format == "NCHW"
-                and fast_form_may_run(x))
+    """``nn.Conv2D`` that, in the fast form, convolves through oneDNN (:mod:`.onednn`) when it can and adds its bias
+    with :func:`channel_bias_add`."""
 
     def forward(self, x):
-        if not self._bias_form_applies(x):
+        if self._padding_mode != "zeros" or self._data_format != "NCHW" or not fast_form_may_run(x):
             return nn.Conv2D.forward(self, x)  # explicit: to_static rewrites zero-argument super()
-        out = F.conv2d(x, self.weight, None, stride=self._stride, padding=self._padding, dilation=self._dilation,
-                       groups=self._groups)
-        return channel_bias_add(out, self.bias)
+        out = None
+        if self._groups == 1:
+            out = onednn.conv2d(x, self.weight, self._stride, self._padding, self._dilation)
+        if out is None:
+            out = F.conv2d(x, self.weight, None, stride=self._stride, padding=self._padding,
+                           dilation=self._dilation, groups=self._groups)
+        return out if self.bias is None else channel_bias_add(out, self.bias)
 
 
 class Conv2DTranspose(nn.Conv2DTranspose):
-    """``nn.Conv2DTranspose`` that adds its bias with :func:`channel_bias_add` in the fast form."""
+    """``nn.Conv2DTranspose`` that, in the fast form, runs through oneDNN (:mod:`.onednn`) when it can and adds its
+    bias with :func:`channel_bias_add`."""
 
     def forward(self, x, output_size=None):
-        if self.bias is None or self._data_format != "NCHW" or not fast_form_may_run(x):
+        if self._data_format != "NCHW" or not fast_form_may_run(x):
             return nn.Conv2DTranspose.forward(self, x, output_size)
-        out = F.conv2d_transpose(x, self.weight, None, padding=self._padding,
-                                 output_padding=self.output_padding if output_size is None else 0,
-                                 stride=self._stride, dilation=self._dilation, groups=self._groups,
-                                 output_size=output_size)
-        return channel_bias_add(out, self.bias)
+        out = None
+        if self._groups == 1 and onednn.is_axis_pair(self._padding):
+            out = onednn.conv2d_transpose(x, self.weight, self._stride, self._padding, self._dilation,
+                                          self._output_hw(x, output_size))
+        if out is None:
+            out = F.conv2d_transpose(x, self.weight, None, padding=self._padding,
+                                     output_padding=self.output_padding if output_size is None else 0,
+                                     stride=self._stride, dilation=self._dilation, groups=self._groups,
+                                     output_size=output_size)
+        return out if self.bias is None else channel_bias_add(out, self.bias)
+
+    def _output_hw(self, x, output_size):
+        """Output height and width: ``output_size`` when given, else from the input size and the layer's window."""
+        if output_size is not None:
+            return list(onednn.axis_pair(output_size))
+        stride, padding, dilation, output_padding = (
+            onednn.axis_pair(value) for value in (self._stride, self._padding, self._dilation, self.output_padding))
+        return [(x.shape[2 + axis] - 1) * stride[axis] - 2 * padding[axis]
+                + dilation[axis] * (self._kernel_size[axis] - 1) + 1 + output_padding[axis] for axis in (0, 1)]
 
 
 class Pad2D(nn.Pad2D):

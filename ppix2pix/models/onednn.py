@@ -1,0 +1,408 @@
+"""2-D convolutions through oneDNN, the library Paddle's CPU wheel ships (``paddle/libs/libdnnl.so.3``), called by ctypes.
+
+Paddle 3.3's dynamic graph runs its own im2col + GEMM conv kernels on CPU; oneDNN is used only by the inference
+predictor. oneDNN's direct convolutions (blocked layouts, JIT-compiled for the CPU at hand) are what PyTorch runs on
+CPU, and run the pix2pix layers 1.3-5x faster than Paddle's kernels (``benchmarks/README.md``). This module builds
+oneDNN forward, backward-data and backward-weights primitives for one conv geometry, lets oneDNN choose its memory
+layouts, and reorders plain NCHW Paddle tensors in and out of them. Primitives are cached per geometry.
+
+Where no gradient is recorded (``paddle.no_grad()``, or neither input takes one) the primitives run directly. Where
+one is, a ``PyLayer`` records them, but only inside :func:`recorded_backward`: a ``PyLayer`` cannot tell which of its
+inputs a ``paddle.grad(outputs, inputs)`` call prunes (Paddle then rejects the gradients it returns) and its backward
+is not differentiable again (no double backward). ppix2pix's training step, which only calls ``loss.backward()``,
+opens that block; any other autograd use runs Paddle's own kernels.
+
+Everything here runs synchronously on the calling thread (oneDNN parallelises inside with OpenMP, using the same
+``OMP_NUM_THREADS`` as Paddle). :func:`available` is False where the library or one of its functions is missing; the
+callers then run Paddle's own kernels.
+"""
+import contextlib
+import ctypes
+import functools
+import os
+import threading
+from collections import namedtuple
+
+import numpy as np
+import paddle
+from paddle.autograd import PyLayer
+
+# Values of the oneDNN 3.x C API (oneapi/dnnl/dnnl_types.h, dnnl_common_types.h).
+_SUCCESS, _CPU_ENGINE, _IN_ORDER_STREAM, _F32, _FORMAT_ANY = 0, 1, 1, 3, 1
+_FORWARD_TRAINING, _CONVOLUTION_DIRECT = 64, 1
+_QUERY_SRC, _QUERY_DIFF_SRC, _QUERY_WEIGHTS, _QUERY_DIFF_WEIGHTS, _QUERY_DST, _QUERY_DIFF_DST = range(129, 135)
+_QUERY_SCRATCHPAD, _SCRATCHPAD_USER = 136, 1
+ARG_SRC, ARG_DST, ARG_WEIGHTS, ARG_DIFF_SRC, ARG_DIFF_DST, ARG_DIFF_WEIGHTS, ARG_SCRATCHPAD = 1, 17, 33, 129, 145, 161, 80
+_MAX_DIMS = 12
+_Dims = ctypes.c_int64 * _MAX_DIMS
+_Handle = ctypes.c_void_p
+
+
+class _ExecArg(ctypes.Structure):
+    _fields_ = [("arg", ctypes.c_int), ("memory", _Handle)]
+
+
+class _Version(ctypes.Structure):
+    _fields_ = [("major", ctypes.c_int), ("minor", ctypes.c_int), ("patch", ctypes.c_int), ("hash", ctypes.c_char_p),
+                ("cpu_runtime", ctypes.c_uint), ("gpu_runtime", ctypes.c_uint)]
+
+
+ConvGeometry = namedtuple("ConvGeometry", "src weights dst stride dilation pad_begin pad_end")
+ConvGeometry.__doc__ = """Shapes (NCHW src / dst, OIHW weights) and per-axis stride, dilation and padding of a conv.
+``dilation`` is Paddle's (1 = dense); ``pad_end`` may be smaller than ``pad_begin`` when the last window is cut."""
+
+
+class OneDNNError(RuntimeError):
+    """A oneDNN call returned an error status."""
+
+
+def _check(status, what):
+    if status != _SUCCESS:
+        raise OneDNNError(f"oneDNN {what} failed (status {status})")
+
+
+class _Library:
+    """The loaded oneDNN library with its CPU engine and stream."""
+
+    def __init__(self, path):
+        lib = ctypes.CDLL(path)
+        lib.dnnl_version.restype = ctypes.POINTER(_Version)
+        found = lib.dnnl_version().contents
+        self.version = f"{found.major}.{found.minor}.{found.patch}"
+        if found.major != 3:  # the signatures and enum values below are those of the 3.x C API
+            raise OneDNNError(f"oneDNN {self.version} found, 3.x needed")
+        out, handle, dims, integer = ctypes.c_void_p, _Handle, _Dims, ctypes.c_int
+        signatures = {  # name: (result type, argument types); every handle is passed as a pointer
+            "dnnl_engine_create": (integer, [out, integer, ctypes.c_size_t]),
+            "dnnl_stream_create": (integer, [out, handle, ctypes.c_uint]),
+            "dnnl_stream_wait": (integer, [handle]),
+            "dnnl_memory_desc_create_with_strides": (integer, [out, integer, dims, integer, dims]),
+            "dnnl_memory_desc_create_with_tag": (integer, [out, integer, dims, integer, integer]),
+            "dnnl_memory_desc_equal": (integer, [handle, handle]),
+            "dnnl_memory_desc_get_size": (ctypes.c_size_t, [handle]),
+            "dnnl_memory_create": (integer, [out, handle, handle, handle]),
+            "dnnl_memory_set_data_handle": (integer, [handle, handle]),
+            "dnnl_primitive_desc_query_md": (handle, [handle, integer, integer]),
+            "dnnl_primitive_create": (integer, [out, handle]),
+            "dnnl_primitive_execute": (integer, [handle, handle, integer, ctypes.POINTER(_ExecArg)]),
+            "dnnl_primitive_attr_create": (integer, [out]),
+            "dnnl_primitive_attr_set_scratchpad_mode": (integer, [handle, integer]),
+            "dnnl_reorder_primitive_desc_create": (integer, [out, handle, handle, handle, handle, handle]),
+            "dnnl_convolution_forward_primitive_desc_create": (
+                integer, [out, handle, integer, integer, handle, handle, handle, handle, dims, dims, dims, dims,
+                          handle]),
+            "dnnl_convolution_backward_data_primitive_desc_create": (
+                integer, [out, handle, integer, handle, handle, handle, dims, dims, dims, dims, handle, handle]),
+            "dnnl_convolution_backward_weights_primitive_desc_create": (
+                integer, [out, handle, integer, handle, handle, handle, handle, dims, dims, dims, dims, handle,
+                          handle]),
+        }
+        for name, (result, arguments) in signatures.items():
+            function = getattr(lib, name)
+            function.restype, function.argtypes = result, arguments
+        self.lib = lib
+        self.engine, self.stream = _Handle(), _Handle()
+        _check(lib.dnnl_engine_create(ctypes.byref(self.engine), _CPU_ENGINE, ctypes.c_size_t(0)), "engine_create")
+        _check(lib.dnnl_stream_create(ctypes.byref(self.stream), self.engine, ctypes.c_uint(_IN_ORDER_STREAM)),
+               "stream_create")
+        # Primitives take their scratch memory from the caller (one buffer per execution), not from oneDNN's own
+        # allocations.
+        self.user_scratchpad = _Handle()
+        _check(lib.dnnl_primitive_attr_create(ctypes.byref(self.user_scratchpad)), "primitive_attr_create")
+        _check(lib.dnnl_primitive_attr_set_scratchpad_mode(self.user_scratchpad, _SCRATCHPAD_USER),
+               "primitive_attr_set_scratchpad_mode")
+
+    def plain_desc(self, shape):
+        """Memory descriptor of a dense row-major float32 array of ``shape``."""
+        strides = np.cumprod([1] + list(shape[:0:-1]))[::-1]
+        desc = _Handle()
+        _check(self.lib.dnnl_memory_desc_create_with_strides(ctypes.byref(desc), len(shape), _Dims(*shape), _F32,
+                                                             _Dims(*[int(s) for s in strides])), "memory_desc")
+        return desc
+
+    def any_desc(self, shape):
+        """Memory descriptor of a float32 array of ``shape`` whose layout the primitive chooses."""
+        desc = _Handle()
+        _check(self.lib.dnnl_memory_desc_create_with_tag(ctypes.byref(desc), len(shape), _Dims(*shape), _F32,
+                                                         _FORMAT_ANY), "memory_desc")
+        return desc
+
+    def memory(self, desc):
+        """A oneDNN memory object for ``desc`` whose data pointer is set before each execution."""
+        memory = _Handle()
+        _check(self.lib.dnnl_memory_create(ctypes.byref(memory), desc, self.engine, None), "memory_create")
+        return memory
+
+    def primitive(self, primitive_desc):
+        primitive = _Handle()
+        _check(self.lib.dnnl_primitive_create(ctypes.byref(primitive), primitive_desc), "primitive_create")
+        return primitive
+
+    def execute(self, primitive, args):
+        """Run ``primitive`` with ``args`` = [(argument id, memory)], and wait for it."""
+        packed = (_ExecArg * len(args))(*[_ExecArg(arg, memory) for arg, memory in args])
+        _check(self.lib.dnnl_primitive_execute(primitive, self.stream, len(args), packed), "primitive_execute")
+        _check(self.lib.dnnl_stream_wait(self.stream), "stream_wait")
+
+
+@functools.lru_cache(maxsize=1)
+def _library():
+    path = os.path.join(os.path.dirname(paddle.__file__), "libs", "libdnnl.so.3")
+    try:
+        return _Library(path)
+    except (OSError, AttributeError, OneDNNError):
+        return None
+
+
+def available():
+    """Whether oneDNN could be loaded from Paddle's wheel and a CPU engine created."""
+    return _library() is not None
+
+
+def version():
+    """The loaded oneDNN's version ("3.6.2"), or None when it is not available."""
+    return _library().version if available() else None
+
+
+class _Operand:
+    """One argument of a primitive: Paddle's plain NCHW / OIHW layout, the layout the primitive chose, and the reorder
+    between the two (None when they are the same)."""
+
+    def __init__(self, lib, arg, shape, chosen_desc, is_output):
+        self.arg, self.shape, self.is_output = arg, tuple(shape), is_output
+        plain = lib.plain_desc(self.shape)
+        self.memory = lib.memory(plain)
+        self.reorder = None
+        if not lib.lib.dnnl_memory_desc_equal(plain, chosen_desc):
+            self.chosen_memory = lib.memory(chosen_desc)
+            self.chosen_floats = lib.lib.dnnl_memory_desc_get_size(chosen_desc) // 4
+            source, target = (chosen_desc, plain) if is_output else (plain, chosen_desc)
+            primitive_desc = _Handle()
+            _check(lib.lib.dnnl_reorder_primitive_desc_create(ctypes.byref(primitive_desc), source, lib.engine,
+                                                              target, lib.engine, None), "reorder_primitive_desc")
+            self.reorder = (lib.primitive(primitive_desc), lib.memory(source), lib.memory(target))
+
+
+def _aligned_buffer(floats):
+    """Uninitialised float32 array of ``floats`` elements starting on a cache line (64 bytes), as oneDNN prefers."""
+    raw = np.empty(floats + 16, np.float32)
+    start = (-raw.ctypes.data % 64) // 4
+    return raw[start:start + floats]
+
+
+class _Step:
+    """One primitive (forward, backward data or backward weights) with its operands; the last operand is the output."""
+
+    def __init__(self, lib, primitive_desc, operands):
+        self.lib, self.lock = lib, threading.Lock()
+        self.primitive = lib.primitive(primitive_desc)
+        self.operands = [_Operand(lib, arg, shape, lib.lib.dnnl_primitive_desc_query_md(primitive_desc, query, 0),
+                                  is_output=index == len(operands) - 1)
+                         for index, (arg, shape, query) in enumerate(operands)]
+        scratchpad_desc = lib.lib.dnnl_primitive_desc_query_md(primitive_desc, _QUERY_SCRATCHPAD, 0)
+        self.scratchpad_floats = lib.lib.dnnl_memory_desc_get_size(scratchpad_desc) // 4 if scratchpad_desc else 0
+        self.scratchpad = lib.memory(scratchpad_desc) if self.scratchpad_floats else None
+
+    def run(self, *inputs):
+        """Execute on contiguous float32 CPU tensors (in operand order, output excluded); returns the output tensor."""
+        with self.lock:  # the memory objects' data pointers are shared state
+            return self._run(inputs)
+
+    def _run(self, inputs):
+        set_pointer = self.lib.lib.dnnl_memory_set_data_handle
+        output = paddle.empty(list(self.operands[-1].shape), "float32")
+        pointers = [tensor.data_ptr() for tensor in inputs] + [output.data_ptr()]
+        args, buffers = [], []  # buffers: operands in the primitive's layouts and its scratch memory, kept alive
+        for operand, pointer in zip(self.operands, pointers):
+            if operand.reorder is None:
+                set_pointer(operand.memory, _Handle(pointer))
+                args.append((operand.arg, operand.memory))
+                continue
+            buffer = _aligned_buffer(operand.chosen_floats)
+            buffers.append(buffer)
+            set_pointer(operand.chosen_memory, _Handle(buffer.ctypes.data))
+            args.append((operand.arg, operand.chosen_memory))
+            if not operand.is_output:
+                self._reorder(operand.reorder, pointer, buffer.ctypes.data)
+        if self.scratchpad is not None:
+            buffers.append(_aligned_buffer(self.scratchpad_floats))
+            set_pointer(self.scratchpad, _Handle(buffers[-1].ctypes.data))
+            args.append((ARG_SCRATCHPAD, self.scratchpad))
+        self.lib.execute(self.primitive, args)
+        if self.operands[-1].reorder is not None:  # the output was written in the primitive's layout
+            self._reorder(self.operands[-1].reorder, buffer.ctypes.data, output.data_ptr())
+        return output
+
+    def _reorder(self, reorder, source_pointer, target_pointer):
+        primitive, source, target = reorder
+        self.lib.lib.dnnl_memory_set_data_handle(source, _Handle(source_pointer))
+        self.lib.lib.dnnl_memory_set_data_handle(target, _Handle(target_pointer))
+        self.lib.execute(primitive, [(ARG_SRC, source), (ARG_DST, target)])
+
+
+class ConvPrimitives:
+    """oneDNN forward, backward-data and backward-weights convolutions for one :class:`ConvGeometry` (no bias)."""
+
+    def __init__(self, lib, geometry):
+        src, weights, dst = (lib.any_desc(shape) for shape in (geometry.src, geometry.weights, geometry.dst))
+        window = [_Dims(*values) for values in (geometry.stride, [d - 1 for d in geometry.dilation],
+                                                geometry.pad_begin, geometry.pad_end)]
+        forward, backward_data, backward_weights = _Handle(), _Handle(), _Handle()
+        _check(lib.lib.dnnl_convolution_forward_primitive_desc_create(
+            ctypes.byref(forward), lib.engine, _FORWARD_TRAINING, _CONVOLUTION_DIRECT, src, weights, None, dst,
+            *window, lib.user_scratchpad), "convolution_forward_primitive_desc")
+        _check(lib.lib.dnnl_convolution_backward_data_primitive_desc_create(
+            ctypes.byref(backward_data), lib.engine, _CONVOLUTION_DIRECT, src, weights, dst, *window, forward,
+            lib.user_scratchpad),
+            "convolution_backward_data_primitive_desc")
+        _check(lib.lib.dnnl_convolution_backward_weights_primitive_desc_create(
+            ctypes.byref(backward_weights), lib.engine, _CONVOLUTION_DIRECT, src, weights, None, dst, *window,
+            forward, lib.user_scratchpad), "convolution_backward_weights_primitive_desc")
+        self.forward = _Step(lib, forward, [(ARG_SRC, geometry.src, _QUERY_SRC),
+                                            (ARG_WEIGHTS, geometry.weights, _QUERY_WEIGHTS),
+                                            (ARG_DST, geometry.dst, _QUERY_DST)])
+        self.backward_data = _Step(lib, backward_data, [(ARG_DIFF_DST, geometry.dst, _QUERY_DIFF_DST),
+                                                        (ARG_WEIGHTS, geometry.weights, _QUERY_WEIGHTS),
+                                                        (ARG_DIFF_SRC, geometry.src, _QUERY_DIFF_SRC)])
+        self.backward_weights = _Step(lib, backward_weights, [(ARG_SRC, geometry.src, _QUERY_SRC),
+                                                              (ARG_DIFF_DST, geometry.dst, _QUERY_DIFF_DST),
+                                                              (ARG_DIFF_WEIGHTS, geometry.weights,
+                                                               _QUERY_DIFF_WEIGHTS)])
+
+
+@functools.lru_cache(maxsize=256)
+def conv_primitives(geometry):
+    """Cached :class:`ConvPrimitives` for ``geometry``, or None when oneDNN is unavailable or rejects it."""
+    lib = _library()
+    if lib is None:
+        return None
+    try:
+        return ConvPrimitives(lib, geometry)
+    except OneDNNError:
+        return None
+
+
+def axis_pair(value):
+    """(height, width) values of an int or a per-axis pair."""
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+def is_axis_pair(value):
+    """Whether ``value`` is an int or a pair of ints (not 'SAME' / 'VALID' or per-side padding)."""
+    return isinstance(value, int) or (isinstance(value, (list, tuple)) and len(value) == 2
+                                      and all(isinstance(item, int) for item in value))
+
+
+def _window(stride, padding, dilation):
+    """Per-axis (stride, padding, dilation) ints, or None for padding forms other than an int or one int per axis."""
+    if not is_axis_pair(padding):
+        return None
+    return axis_pair(stride), axis_pair(padding), axis_pair(dilation)
+
+
+def _conv_geometry(src, weights, dst, stride, padding, dilation):
+    span = [dilation[axis] * (weights[2 + axis] - 1) + 1 for axis in (0, 1)]
+    pad_end = [(dst[2 + axis] - 1) * stride[axis] + span[axis] - src[2 + axis] - padding[axis] for axis in (0, 1)]
+    return ConvGeometry(tuple(src), tuple(weights), tuple(dst), stride, dilation, padding, tuple(pad_end))
+
+
+def _dense(tensor):
+    return tensor if tensor.is_contiguous() else tensor.contiguous()
+
+
+_recording_depth = 0
+
+
+@contextlib.contextmanager
+def recorded_backward():
+    """Inside the block, convs whose inputs take gradients run through oneDNN too, with a backward node for
+    ``loss.backward()``. Not for ``paddle.grad`` over a subset of the inputs, nor for double backward."""
+    global _recording_depth
+    _recording_depth += 1
+    try:
+        yield
+    finally:
+        _recording_depth -= 1
+
+
+def _needs_graph(x, weight):
+    return paddle.is_grad_enabled() and not (x.stop_gradient and weight.stop_gradient)
+
+
+def _applies(x, weight):
+    return (x.dtype == paddle.float32 and weight.dtype == paddle.float32 and x.ndim == 4 and available()
+            and (_recording_depth > 0 or not _needs_graph(x, weight)))
+
+
+class _Convolution(PyLayer):
+    @staticmethod
+    def forward(ctx, x, weight, primitives):
+        ctx.primitives = primitives
+        ctx.save_for_backward(x, weight)
+        return primitives.forward.run(x, weight)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensor()
+        grad = _dense(grad)
+        grad_x = None if x.stop_gradient else ctx.primitives.backward_data.run(grad, weight)
+        grad_weight = None if weight.stop_gradient else ctx.primitives.backward_weights.run(x, grad)
+        return grad_x, grad_weight
+
+
+class _TransposedConvolution(PyLayer):
+    """The transposed conv is the backward-data pass of the conv whose weights it shares (same OIHW array)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, primitives):
+        ctx.primitives = primitives
+        ctx.save_for_backward(x, weight)
+        return primitives.backward_data.run(x, weight)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensor()
+        grad = _dense(grad)
+        grad_x = None if x.stop_gradient else ctx.primitives.forward.run(grad, weight)
+        grad_weight = None if weight.stop_gradient else ctx.primitives.backward_weights.run(grad, x)
+        return grad_x, grad_weight
+
+
+def conv2d(x, weight, stride, padding, dilation):
+    """``F.conv2d(x, weight, None, stride, padding, dilation)`` (NCHW, groups 1, float32) through oneDNN, or None
+    when oneDNN is unavailable or does not take this geometry (the caller then runs Paddle's kernel)."""
+    window = _window(stride, padding, dilation)
+    if window is None or not _applies(x, weight):
+        return None
+    stride, padding, dilation = window
+    batch, _, height, width = x.shape
+    size = [(side + 2 * padding[axis] - dilation[axis] * (weight.shape[2 + axis] - 1) - 1) // stride[axis] + 1
+            for axis, side in enumerate((height, width))]
+    if min(size) < 1:
+        return None
+    primitives = conv_primitives(_conv_geometry(x.shape, weight.shape, [batch, weight.shape[0], *size], stride,
+                                                padding, dilation))
+    if primitives is None:
+        return None
+    if not _needs_graph(x, weight):
+        return primitives.forward.run(_dense(x), weight)
+    return _Convolution.apply(_dense(x), weight, primitives)
+
+
+def conv2d_transpose(x, weight, stride, padding, dilation, output_hw):
+    """``F.conv2d_transpose`` of NCHW ``x`` with ``[C_in, C_out, kh, kw]`` weights to an ``output_hw`` map (groups 1,
+    float32, no bias) through oneDNN, or None when oneDNN is unavailable or does not take this geometry."""
+    window = _window(stride, padding, dilation)
+    if window is None or not _applies(x, weight):
+        return None
+    stride, padding, dilation = window
+    output_shape = [x.shape[0], weight.shape[1], *output_hw]
+    geometry = _conv_geometry(output_shape, weight.shape, x.shape, stride, padding, dilation)
+    if min(geometry.pad_end) < 0:
+        return None
+    primitives = conv_primitives(geometry)
+    if primitives is None:
+        return None
+    if not _needs_graph(x, weight):
+        return primitives.backward_data.run(_dense(x), weight)
+    return _TransposedConvolution.apply(_dense(x), weight, primitives)

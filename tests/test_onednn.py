@@ -158,3 +158,17 @@ def test_a_training_step_runs_oneDNN_and_gives_the_plain_losses(tiny_overrides):
         assert losses["fast"][key] == pytest.approx(losses["plain"][key], rel=1e-5)
     for key in ("G_GAN", "G_L1", "G"):
         assert losses["fast"][key] == pytest.approx(losses["plain"][key], rel=1e-3)
+
+
+@pytest.mark.parametrize("slope", [0.0, 0.2])
+def test_relu_matches_paddle_exactly_forward_and_backward(slope):
+    x = _tensor((2, 8, 17, 19), 17)
+    x.stop_gradient = False
+    with onednn.recorded_backward():
+        fast = _output_and_gradients(lambda a, _: onednn.relu(a, slope), x, _tensor((1,), 0, False))
+    plain = _output_and_gradients(lambda a, _: F.leaky_relu(a, slope), x, _tensor((1,), 0, False))
+    assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(fast, plain))
+    assert onednn.relu(x, slope) is None  # outside the recorded step, autograd runs Paddle's kernel
+    assert onednn.relu(x.astype("float64"), slope) is None
+    with paddle.no_grad():
+        np.testing.assert_array_equal(onednn.relu(x, slope).numpy(), plain[0].numpy())

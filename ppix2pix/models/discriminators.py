@@ -5,7 +5,7 @@ Receptive field by ``n_layers``: 0 -> 1x1 (PixelGAN), 1 -> 16x16, 2 -> 34x34, 3 
 """
 import paddle.nn as nn
 
-from .fast_layers import Conv2D, FewOutputConv2D
+from .fast_layers import Conv2D, FewOutputConv2D, LeakyReLU
 from .norm import conv_uses_bias, norm_layer_factory
 
 MAX_N_LAYERS = 5
@@ -28,13 +28,13 @@ class NLayerDiscriminator(nn.Layer):
             return
         norm = norm_layer_factory(norm_type)
         bias = None if conv_uses_bias(norm_type) else False
-        layers = [Conv2D(input_nc, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
+        layers = [Conv2D(input_nc, ndf, 4, stride=2, padding=1), LeakyReLU(0.2)]
         channels = ndf
         for n in range(1, n_layers + 1):
             next_channels = ndf * min(2 ** n, 8)
             stride = 2 if n < n_layers else 1
             layers += [Conv2D(channels, next_channels, 4, stride=stride, padding=1, bias_attr=bias),
-                       norm(next_channels), nn.LeakyReLU(0.2)]
+                       norm(next_channels), LeakyReLU(0.2)]
             channels = next_channels
         layers.append(FewOutputConv2D(channels, 1, 4, stride=1, padding=1))
         self.model = nn.Sequential(*layers)
@@ -54,8 +54,8 @@ def _pixel_layers(input_nc, ndf, norm_type):
     norm = norm_layer_factory(norm_type)
     bias = None if conv_uses_bias(norm_type) else False
     return nn.Sequential(
-        Conv2D(input_nc, ndf, 1), nn.LeakyReLU(0.2),
-        Conv2D(ndf, ndf * 2, 1, bias_attr=bias), norm(ndf * 2), nn.LeakyReLU(0.2),
+        Conv2D(input_nc, ndf, 1), LeakyReLU(0.2),
+        Conv2D(ndf, ndf * 2, 1, bias_attr=bias), norm(ndf * 2), LeakyReLU(0.2),
         FewOutputConv2D(ndf * 2, 1, 1, bias_attr=bias))
 
 

@@ -118,6 +118,23 @@ class Conv2DTranspose(nn.Conv2DTranspose):
                 + dilation[axis] * (self._kernel_size[axis] - 1) + 1 + output_padding[axis] for axis in (0, 1)]
 
 
+class LeakyReLU(nn.LeakyReLU):
+    """``nn.LeakyReLU`` whose fast form runs oneDNN's eltwise kernels (:func:`.onednn.relu`): half the time of
+    Paddle's CPU kernels forward and backward."""
+
+    def forward(self, x):
+        out = onednn.relu(x, self._negative_slope) if fast_form_may_run(x) else None
+        return nn.LeakyReLU.forward(self, x) if out is None else out
+
+
+class ReLU(nn.ReLU):
+    """``nn.ReLU`` whose fast form runs oneDNN's eltwise kernels (:func:`.onednn.relu`)."""
+
+    def forward(self, x):
+        out = onednn.relu(x) if fast_form_may_run(x) else None
+        return nn.ReLU.forward(self, x) if out is None else out
+
+
 class Pad2D(nn.Pad2D):
     """``nn.Pad2D`` whose reflect / replicate padding of NCHW maps up to :data:`SELECTION_PAD_MAX_SIDE` pixels a side
     is, in the fast form, two products with 0/1 selection matrices (exact for finite values)."""

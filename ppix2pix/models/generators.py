@@ -6,7 +6,7 @@ and PaddleGAN weights (``model.model.1.model.3.weight`` ...).
 import paddle
 import paddle.nn as nn
 
-from .fast_layers import Conv2D, Conv2DTranspose, FewOutputConv2D, Pad2D
+from .fast_layers import Conv2D, Conv2DTranspose, FewOutputConv2D, LeakyReLU, Pad2D, ReLU
 from .norm import conv_uses_bias, norm_layer_factory
 
 
@@ -33,8 +33,8 @@ class UnetSkipConnectionBlock(nn.Layer):
         use_bias = conv_uses_bias(norm_type)
         input_nc = outer_nc if input_nc is None else input_nc
         downconv = Conv2D(input_nc, inner_nc, 4, stride=2, padding=1, bias_attr=None if use_bias else False)
-        downrelu = nn.LeakyReLU(0.2)
-        uprelu = nn.ReLU()
+        downrelu = LeakyReLU(0.2)
+        uprelu = ReLU()
 
         if outermost:
             upconv = Conv2DTranspose(inner_nc * 2, outer_nc, 4, stride=2, padding=1)
@@ -107,7 +107,7 @@ class ResnetBlock(nn.Layer):
                 return [Conv2D(dim, dim, 3, padding=1, bias_attr=bias)]
             return [Pad2D(1, mode=padding_type), Conv2D(dim, dim, 3, bias_attr=bias)]
 
-        layers = padded_conv() + [norm(dim), nn.ReLU()]
+        layers = padded_conv() + [norm(dim), ReLU()]
         if use_dropout:
             layers.append(nn.Dropout(0.5))
         layers += padded_conv() + [norm(dim)]
@@ -133,17 +133,17 @@ class ResnetGenerator(nn.Layer):
         self.input_nc, self.output_nc = input_nc, output_nc
         norm = norm_layer_factory(norm_type)
         bias = None if conv_uses_bias(norm_type) else False
-        layers = [Pad2D(3, mode="reflect"), Conv2D(input_nc, ngf, 7, bias_attr=bias), norm(ngf), nn.ReLU()]
+        layers = [Pad2D(3, mode="reflect"), Conv2D(input_nc, ngf, 7, bias_attr=bias), norm(ngf), ReLU()]
         for i in range(2):
             channels = ngf * 2 ** i
             layers += [Conv2D(channels, channels * 2, 3, stride=2, padding=1, bias_attr=bias),
-                       norm(channels * 2), nn.ReLU()]
+                       norm(channels * 2), ReLU()]
         layers += [ResnetBlock(ngf * 4, padding_type, norm_type, use_dropout) for _ in range(n_blocks)]
         for i in range(2):
             channels = ngf * 2 ** (2 - i)
             layers += [Conv2DTranspose(channels, channels // 2, 3, stride=2, padding=1, output_padding=1,
                                        bias_attr=bias),
-                       norm(channels // 2), nn.ReLU()]
+                       norm(channels // 2), ReLU()]
         layers += [Pad2D(3, mode="reflect"), FewOutputConv2D(ngf, output_nc, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
 

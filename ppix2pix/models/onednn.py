@@ -29,7 +29,7 @@ from paddle.autograd import PyLayer
 
 # Values of the oneDNN 3.x C API (oneapi/dnnl/dnnl_types.h, dnnl_common_types.h).
 _SUCCESS, _CPU_ENGINE, _IN_ORDER_STREAM, _F32, _FORMAT_ANY = 0, 1, 1, 3, 1
-_FORWARD_TRAINING, _CONVOLUTION_DIRECT = 64, 1
+_FORWARD_TRAINING, _CONVOLUTION_DIRECT, _ELTWISE_RELU = 64, 1, 0x20
 _QUERY_SRC, _QUERY_DIFF_SRC, _QUERY_WEIGHTS, _QUERY_DIFF_WEIGHTS, _QUERY_DST, _QUERY_DIFF_DST = range(129, 135)
 _QUERY_SCRATCHPAD, _SCRATCHPAD_USER = 136, 1
 ARG_SRC, ARG_DST, ARG_WEIGHTS, ARG_DIFF_SRC, ARG_DIFF_DST, ARG_DIFF_WEIGHTS, ARG_SCRATCHPAD = 1, 17, 33, 129, 145, 161, 80
@@ -88,6 +88,11 @@ class _Library:
             "dnnl_primitive_attr_create": (integer, [out]),
             "dnnl_primitive_attr_set_scratchpad_mode": (integer, [handle, integer]),
             "dnnl_reorder_primitive_desc_create": (integer, [out, handle, handle, handle, handle, handle]),
+            "dnnl_eltwise_forward_primitive_desc_create": (
+                integer, [out, handle, integer, integer, handle, handle, ctypes.c_float, ctypes.c_float, handle]),
+            "dnnl_eltwise_backward_primitive_desc_create": (
+                integer, [out, handle, integer, handle, handle, handle, ctypes.c_float, ctypes.c_float, handle,
+                          handle]),
             "dnnl_convolution_forward_primitive_desc_create": (
                 integer, [out, handle, integer, integer, handle, handle, handle, handle, dims, dims, dims, dims,
                           handle]),
@@ -270,6 +275,35 @@ class ConvPrimitives:
                                                                _QUERY_DIFF_WEIGHTS)])
 
 
+class ReluPrimitives:
+    """oneDNN forward and backward (leaky) ReLU, ``max(x, 0) + slope * min(x, 0)``, on plain arrays of one shape."""
+
+    def __init__(self, lib, shape, negative_slope):
+        plain = lib.plain_desc(shape)
+        forward, backward = _Handle(), _Handle()
+        _check(lib.lib.dnnl_eltwise_forward_primitive_desc_create(
+            ctypes.byref(forward), lib.engine, _FORWARD_TRAINING, _ELTWISE_RELU, plain, plain, negative_slope, 0.0,
+            lib.user_scratchpad), "eltwise_forward_primitive_desc")
+        _check(lib.lib.dnnl_eltwise_backward_primitive_desc_create(
+            ctypes.byref(backward), lib.engine, _ELTWISE_RELU, plain, plain, plain, negative_slope, 0.0, forward,
+            lib.user_scratchpad), "eltwise_backward_primitive_desc")
+        self.forward = _Step(lib, forward, [(ARG_SRC, shape, _QUERY_SRC), (ARG_DST, shape, _QUERY_DST)])
+        self.backward = _Step(lib, backward, [(ARG_SRC, shape, _QUERY_SRC), (ARG_DIFF_DST, shape, _QUERY_DIFF_DST),
+                                              (ARG_DIFF_SRC, shape, _QUERY_DIFF_SRC)])
+
+
+@functools.lru_cache(maxsize=256)
+def relu_primitives(shape, negative_slope):
+    """Cached :class:`ReluPrimitives` for ``shape``, or None when oneDNN is unavailable or rejects it."""
+    lib = _library()
+    if lib is None:
+        return None
+    try:
+        return ReluPrimitives(lib, shape, negative_slope)
+    except OneDNNError:
+        return None
+
+
 @functools.lru_cache(maxsize=256)
 def conv_primitives(geometry):
     """Cached :class:`ConvPrimitives` for ``geometry``, or None when oneDNN is unavailable or rejects it."""
@@ -366,6 +400,33 @@ class _TransposedConvolution(PyLayer):
         grad_x = None if x.stop_gradient else ctx.primitives.forward.run(grad, weight)
         grad_weight = None if weight.stop_gradient else ctx.primitives.backward_weights.run(grad, x)
         return grad_x, grad_weight
+
+
+class _Relu(PyLayer):
+    @staticmethod
+    def forward(ctx, x, primitives):
+        ctx.primitives = primitives
+        ctx.save_for_backward(x)
+        return primitives.forward.run(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensor()
+        return ctx.primitives.backward.run(x, _dense(grad))
+
+
+def relu(x, negative_slope=0.0):
+    """``F.leaky_relu(x, negative_slope)`` (``F.relu`` for slope 0) of a float32 tensor through oneDNN, or None when
+    oneDNN is unavailable or a gradient would be recorded outside :func:`recorded_backward`."""
+    if x.dtype != paddle.float32 or x.size == 0 or not available():
+        return None
+    needs_graph = paddle.is_grad_enabled() and not x.stop_gradient
+    if needs_graph and _recording_depth == 0:
+        return None
+    primitives = relu_primitives(tuple(x.shape), float(negative_slope))
+    if primitives is None:
+        return None
+    return _Relu.apply(_dense(x), primitives) if needs_graph else primitives.forward.run(_dense(x))
 
 
 def conv2d(x, weight, stride, padding, dilation):

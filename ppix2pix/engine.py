@@ -26,6 +26,7 @@ from .data.color import lab_to_rgb
 from .data.image_io import from_model, to_uint8, write_image
 from .device import select_device
 from .metrics import HIGHER_IS_BETTER, MetricAverager
+from .models.fast_layers import fast_layers_summary
 from .pix2pix import LOSS_NAMES, Pix2PixModel
 from .runtime import runtime_summary
 from .training_log import EpochProgress, SpeedMeter, VisualDLWriter, image_triplet, setup_logging
@@ -78,6 +79,7 @@ class Trainer:
             os.makedirs(self.checkpoint_dir, exist_ok=True)
         setup_logging(os.path.join(self.output_dir, "train.log") if self.rank == 0 else None, self.rank)
         logger.info(runtime_summary())
+        logger.info(fast_layers_summary())
         self.device = select_device(cfg["device"])
         self.resume_state = self._find_resume_state(resume)
         if self.resume_state is not None:

@@ -160,8 +160,10 @@ def test_two_training_steps_match_plain_layers(generator, tiny_overrides, float6
 
 def test_environment_switch_disables_fast_layers(monkeypatch):
     assert fast_layers_enabled()
+    assert onednn.version() is None or f"oneDNN {onednn.version()} convs" in fast_layers.fast_layers_summary()
     monkeypatch.setenv(DISABLE_VARIABLE, "1")
     assert not fast_layers_enabled()
+    assert "off" in fast_layers.fast_layers_summary()
     monkeypatch.delenv(DISABLE_VARIABLE)
     with plain_layers():
         assert not fast_layers_enabled()

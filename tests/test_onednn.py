@@ -1,6 +1,8 @@
 """Convolutions through oneDNN compute what Paddle's conv kernels compute, and run only where they are safe."""
 import contextlib
+import gc
 import platform
+import weakref
 
 import numpy as np
 import paddle
@@ -172,3 +174,26 @@ def test_relu_matches_paddle_exactly_forward_and_backward(slope):
     assert onednn.relu(x.astype("float64"), slope) is None
     with paddle.no_grad():
         np.testing.assert_array_equal(onednn.relu(x, slope).numpy(), plain[0].numpy())
+
+
+def test_primitives_evicted_from_the_cache_destroy_their_oneDNN_objects(monkeypatch):
+    """Inference over many image sizes builds a primitive set per size; the LRU cache drops old ones, and their
+    oneDNN objects (JIT-compiled kernels included) must go with them, or memory grows by ~0.25 MB per size."""
+    released = []
+    original_release = onednn._Owner.release
+
+    def counting_release(owner):
+        if owner.objects:
+            released.append(len(owner.objects))
+        original_release(owner)
+
+    monkeypatch.setattr(onednn._Owner, "release", counting_release)
+    geometry = onednn._conv_geometry((1, 4, 11, 13), (8, 4, 3, 3), (1, 8, 11, 13), (1, 1), (1, 1), (1, 1))
+    primitives = onednn.ConvPrimitives(onednn._library(), geometry)
+    kept = len(primitives.owner.objects)
+    assert kept >= 3 * 4  # a primitive and three memory objects per pass, at least
+    assert len(released) == 1  # the descriptors, once the primitives were built
+    owner = weakref.ref(primitives.owner)
+    del primitives
+    gc.collect()
+    assert owner() is None and released[1:] == [kept]

@@ -44,6 +44,15 @@ def fast_layers_enabled():
     return _plain_depth == 0 and not env_switch_on(DISABLE_VARIABLE)
 
 
+def fast_layers_summary():
+    """One line for the start-up log: which CPU fast forms are on."""
+    if not fast_layers_enabled():
+        return "CPU fast layers: off (Paddle's kernels everywhere)"
+    kernels = (f"oneDNN {onednn.version()} convs and ReLUs" if onednn.available()
+               else "Paddle's conv kernels (no usable oneDNN in the Paddle wheel)")
+    return f"CPU fast layers: {kernels}; per-channel bias adds, col2im few-output convs, matrix reflection pads"
+
+
 @contextlib.contextmanager
 def plain_layers():
     """Run every layer in its plain Paddle form inside the ``with`` block."""

@@ -33,6 +33,8 @@ _FORWARD_TRAINING, _CONVOLUTION_DIRECT, _ELTWISE_RELU = 64, 1, 0x20
 _QUERY_SRC, _QUERY_DIFF_SRC, _QUERY_WEIGHTS, _QUERY_DIFF_WEIGHTS, _QUERY_DST, _QUERY_DIFF_DST = range(129, 135)
 _QUERY_SCRATCHPAD, _SCRATCHPAD_USER = 136, 1
 ARG_SRC, ARG_DST, ARG_WEIGHTS, ARG_DIFF_SRC, ARG_DIFF_DST, ARG_DIFF_WEIGHTS, ARG_SCRATCHPAD = 1, 17, 33, 129, 145, 161, 80
+_QUERY_OF = {ARG_SRC: _QUERY_SRC, ARG_DIFF_SRC: _QUERY_DIFF_SRC, ARG_WEIGHTS: _QUERY_WEIGHTS,
+             ARG_DIFF_WEIGHTS: _QUERY_DIFF_WEIGHTS, ARG_DST: _QUERY_DST, ARG_DIFF_DST: _QUERY_DIFF_DST}
 _MAX_DIMS = 12
 _Dims = ctypes.c_int64 * _MAX_DIMS
 _Handle = ctypes.c_void_p
@@ -85,6 +87,10 @@ class _Library:
             "dnnl_primitive_desc_query_md": (handle, [handle, integer, integer]),
             "dnnl_primitive_create": (integer, [out, handle]),
             "dnnl_primitive_execute": (integer, [handle, handle, integer, ctypes.POINTER(_ExecArg)]),
+            "dnnl_memory_desc_destroy": (integer, [handle]),
+            "dnnl_memory_destroy": (integer, [handle]),
+            "dnnl_primitive_desc_destroy": (integer, [handle]),
+            "dnnl_primitive_destroy": (integer, [handle]),
             "dnnl_primitive_attr_create": (integer, [out]),
             "dnnl_primitive_attr_set_scratchpad_mode": (integer, [handle, integer]),
             "dnnl_reorder_primitive_desc_create": (integer, [out, handle, handle, handle, handle, handle]),
@@ -117,37 +123,58 @@ class _Library:
         _check(lib.dnnl_primitive_attr_set_scratchpad_mode(self.user_scratchpad, _SCRATCHPAD_USER),
                "primitive_attr_set_scratchpad_mode")
 
-    def plain_desc(self, shape):
+    def plain_desc(self, shape, owner):
         """Memory descriptor of a dense row-major float32 array of ``shape``."""
         strides = np.cumprod([1] + list(shape[:0:-1]))[::-1]
         desc = _Handle()
         _check(self.lib.dnnl_memory_desc_create_with_strides(ctypes.byref(desc), len(shape), _Dims(*shape), _F32,
                                                              _Dims(*[int(s) for s in strides])), "memory_desc")
-        return desc
+        return owner.keep("memory_desc", desc)
 
-    def any_desc(self, shape):
+    def any_desc(self, shape, owner):
         """Memory descriptor of a float32 array of ``shape`` whose layout the primitive chooses."""
         desc = _Handle()
         _check(self.lib.dnnl_memory_desc_create_with_tag(ctypes.byref(desc), len(shape), _Dims(*shape), _F32,
                                                          _FORMAT_ANY), "memory_desc")
-        return desc
+        return owner.keep("memory_desc", desc)
 
-    def memory(self, desc):
+    def memory(self, desc, owner):
         """A oneDNN memory object for ``desc`` whose data pointer is set before each execution."""
         memory = _Handle()
         _check(self.lib.dnnl_memory_create(ctypes.byref(memory), desc, self.engine, None), "memory_create")
-        return memory
+        return owner.keep("memory", memory)
 
-    def primitive(self, primitive_desc):
+    def primitive(self, primitive_desc, owner):
         primitive = _Handle()
         _check(self.lib.dnnl_primitive_create(ctypes.byref(primitive), primitive_desc), "primitive_create")
-        return primitive
+        return owner.keep("primitive", primitive)
 
     def execute(self, primitive, args):
         """Run ``primitive`` with ``args`` = [(argument id, memory)], and wait for it."""
         packed = (_ExecArg * len(args))(*[_ExecArg(arg, memory) for arg, memory in args])
         _check(self.lib.dnnl_primitive_execute(primitive, self.stream, len(args), packed), "primitive_execute")
         _check(self.lib.dnnl_stream_wait(self.stream), "stream_wait")
+
+
+class _Owner:
+    """oneDNN objects destroyed together: when :meth:`release` is called (descriptors, once the primitives exist) or
+    when the Python object holding this owner goes (primitives and memory objects evicted from the caches)."""
+
+    def __init__(self, lib):
+        self.lib, self.objects = lib, []
+
+    def keep(self, kind, handle):
+        """Record ``handle``, destroyed later by ``dnnl_<kind>_destroy``; returns it."""
+        self.objects.append((kind, handle))
+        return handle
+
+    def release(self):
+        while self.objects:
+            kind, handle = self.objects.pop()
+            getattr(self.lib.lib, f"dnnl_{kind}_destroy")(handle)
+
+    def __del__(self):
+        self.release()
 
 
 @functools.lru_cache(maxsize=1)
@@ -173,19 +200,21 @@ class _Operand:
     """One argument of a primitive: Paddle's plain NCHW / OIHW layout, the layout the primitive chose, and the reorder
     between the two (None when they are the same)."""
 
-    def __init__(self, lib, arg, shape, chosen_desc, is_output):
+    def __init__(self, lib, arg, shape, chosen_desc, is_output, owner, temporary):
         self.arg, self.shape, self.is_output = arg, tuple(shape), is_output
-        plain = lib.plain_desc(self.shape)
-        self.memory = lib.memory(plain)
+        plain = lib.plain_desc(self.shape, temporary)
+        self.memory = lib.memory(plain, owner)
         self.reorder = None
         if not lib.lib.dnnl_memory_desc_equal(plain, chosen_desc):
-            self.chosen_memory = lib.memory(chosen_desc)
+            self.chosen_memory = lib.memory(chosen_desc, owner)
             self.chosen_floats = lib.lib.dnnl_memory_desc_get_size(chosen_desc) // 4
             source, target = (chosen_desc, plain) if is_output else (plain, chosen_desc)
             primitive_desc = _Handle()
             _check(lib.lib.dnnl_reorder_primitive_desc_create(ctypes.byref(primitive_desc), source, lib.engine,
                                                               target, lib.engine, None), "reorder_primitive_desc")
-            self.reorder = (lib.primitive(primitive_desc), lib.memory(source), lib.memory(target))
+            temporary.keep("primitive_desc", primitive_desc)
+            self.reorder = (lib.primitive(primitive_desc, owner), lib.memory(source, owner),
+                            lib.memory(target, owner))
 
 
 def _aligned_buffer(floats):
@@ -198,15 +227,15 @@ def _aligned_buffer(floats):
 class _Step:
     """One primitive (forward, backward data or backward weights) with its operands; the last operand is the output."""
 
-    def __init__(self, lib, primitive_desc, operands):
+    def __init__(self, lib, primitive_desc, operands, owner, temporary):
         self.lib, self.lock = lib, threading.Lock()
-        self.primitive = lib.primitive(primitive_desc)
+        self.primitive = lib.primitive(primitive_desc, owner)
         self.operands = [_Operand(lib, arg, shape, lib.lib.dnnl_primitive_desc_query_md(primitive_desc, query, 0),
-                                  is_output=index == len(operands) - 1)
+                                  index == len(operands) - 1, owner, temporary)
                          for index, (arg, shape, query) in enumerate(operands)]
         scratchpad_desc = lib.lib.dnnl_primitive_desc_query_md(primitive_desc, _QUERY_SCRATCHPAD, 0)
         self.scratchpad_floats = lib.lib.dnnl_memory_desc_get_size(scratchpad_desc) // 4 if scratchpad_desc else 0
-        self.scratchpad = lib.memory(scratchpad_desc) if self.scratchpad_floats else None
+        self.scratchpad = lib.memory(scratchpad_desc, owner) if self.scratchpad_floats else None
 
     def run(self, *inputs):
         """Execute on contiguous float32 CPU tensors (in operand order, output excluded); returns the output tensor."""
@@ -249,47 +278,62 @@ class ConvPrimitives:
     """oneDNN forward, backward-data and backward-weights convolutions for one :class:`ConvGeometry` (no bias)."""
 
     def __init__(self, lib, geometry):
-        src, weights, dst = (lib.any_desc(shape) for shape in (geometry.src, geometry.weights, geometry.dst))
+        self.owner, temporary = _Owner(lib), _Owner(lib)
+        try:
+            self._build(lib, geometry, temporary)
+        finally:
+            temporary.release()
+
+    def _build(self, lib, geometry, temporary):
+        src, weights, dst = (lib.any_desc(shape, temporary) for shape in (geometry.src, geometry.weights,
+                                                                          geometry.dst))
         window = [_Dims(*values) for values in (geometry.stride, [d - 1 for d in geometry.dilation],
                                                 geometry.pad_begin, geometry.pad_end)]
         forward, backward_data, backward_weights = _Handle(), _Handle(), _Handle()
         _check(lib.lib.dnnl_convolution_forward_primitive_desc_create(
             ctypes.byref(forward), lib.engine, _FORWARD_TRAINING, _CONVOLUTION_DIRECT, src, weights, None, dst,
             *window, lib.user_scratchpad), "convolution_forward_primitive_desc")
+        temporary.keep("primitive_desc", forward)
         _check(lib.lib.dnnl_convolution_backward_data_primitive_desc_create(
             ctypes.byref(backward_data), lib.engine, _CONVOLUTION_DIRECT, src, weights, dst, *window, forward,
-            lib.user_scratchpad),
-            "convolution_backward_data_primitive_desc")
+            lib.user_scratchpad), "convolution_backward_data_primitive_desc")
+        temporary.keep("primitive_desc", backward_data)
         _check(lib.lib.dnnl_convolution_backward_weights_primitive_desc_create(
             ctypes.byref(backward_weights), lib.engine, _CONVOLUTION_DIRECT, src, weights, None, dst, *window,
             forward, lib.user_scratchpad), "convolution_backward_weights_primitive_desc")
-        self.forward = _Step(lib, forward, [(ARG_SRC, geometry.src, _QUERY_SRC),
-                                            (ARG_WEIGHTS, geometry.weights, _QUERY_WEIGHTS),
-                                            (ARG_DST, geometry.dst, _QUERY_DST)])
-        self.backward_data = _Step(lib, backward_data, [(ARG_DIFF_DST, geometry.dst, _QUERY_DIFF_DST),
-                                                        (ARG_WEIGHTS, geometry.weights, _QUERY_WEIGHTS),
-                                                        (ARG_DIFF_SRC, geometry.src, _QUERY_DIFF_SRC)])
-        self.backward_weights = _Step(lib, backward_weights, [(ARG_SRC, geometry.src, _QUERY_SRC),
-                                                              (ARG_DIFF_DST, geometry.dst, _QUERY_DIFF_DST),
-                                                              (ARG_DIFF_WEIGHTS, geometry.weights,
-                                                               _QUERY_DIFF_WEIGHTS)])
+        temporary.keep("primitive_desc", backward_weights)
+        shapes = {ARG_SRC: geometry.src, ARG_DIFF_SRC: geometry.src, ARG_WEIGHTS: geometry.weights,
+                  ARG_DIFF_WEIGHTS: geometry.weights, ARG_DST: geometry.dst, ARG_DIFF_DST: geometry.dst}
+        self.forward, self.backward_data, self.backward_weights = (
+            _Step(lib, primitive_desc, [(arg, shapes[arg], _QUERY_OF[arg]) for arg in args], self.owner, temporary)
+            for primitive_desc, args in ((forward, (ARG_SRC, ARG_WEIGHTS, ARG_DST)),
+                                         (backward_data, (ARG_DIFF_DST, ARG_WEIGHTS, ARG_DIFF_SRC)),
+                                         (backward_weights, (ARG_SRC, ARG_DIFF_DST, ARG_DIFF_WEIGHTS))))
 
 
 class ReluPrimitives:
     """oneDNN forward and backward (leaky) ReLU, ``max(x, 0) + slope * min(x, 0)``, on plain arrays of one shape."""
 
     def __init__(self, lib, shape, negative_slope):
-        plain = lib.plain_desc(shape)
-        forward, backward = _Handle(), _Handle()
-        _check(lib.lib.dnnl_eltwise_forward_primitive_desc_create(
-            ctypes.byref(forward), lib.engine, _FORWARD_TRAINING, _ELTWISE_RELU, plain, plain, negative_slope, 0.0,
-            lib.user_scratchpad), "eltwise_forward_primitive_desc")
-        _check(lib.lib.dnnl_eltwise_backward_primitive_desc_create(
-            ctypes.byref(backward), lib.engine, _ELTWISE_RELU, plain, plain, plain, negative_slope, 0.0, forward,
-            lib.user_scratchpad), "eltwise_backward_primitive_desc")
-        self.forward = _Step(lib, forward, [(ARG_SRC, shape, _QUERY_SRC), (ARG_DST, shape, _QUERY_DST)])
-        self.backward = _Step(lib, backward, [(ARG_SRC, shape, _QUERY_SRC), (ARG_DIFF_DST, shape, _QUERY_DIFF_DST),
-                                              (ARG_DIFF_SRC, shape, _QUERY_DIFF_SRC)])
+        self.owner, temporary = _Owner(lib), _Owner(lib)
+        try:
+            plain = lib.plain_desc(shape, temporary)
+            forward, backward = _Handle(), _Handle()
+            _check(lib.lib.dnnl_eltwise_forward_primitive_desc_create(
+                ctypes.byref(forward), lib.engine, _FORWARD_TRAINING, _ELTWISE_RELU, plain, plain, negative_slope,
+                0.0, lib.user_scratchpad), "eltwise_forward_primitive_desc")
+            temporary.keep("primitive_desc", forward)
+            _check(lib.lib.dnnl_eltwise_backward_primitive_desc_create(
+                ctypes.byref(backward), lib.engine, _ELTWISE_RELU, plain, plain, plain, negative_slope, 0.0,
+                forward, lib.user_scratchpad), "eltwise_backward_primitive_desc")
+            temporary.keep("primitive_desc", backward)
+            self.forward = _Step(lib, forward, [(arg, shape, _QUERY_OF[arg]) for arg in (ARG_SRC, ARG_DST)],
+                                 self.owner, temporary)
+            self.backward = _Step(lib, backward, [(arg, shape, _QUERY_OF[arg])
+                                                  for arg in (ARG_SRC, ARG_DIFF_DST, ARG_DIFF_SRC)],
+                                  self.owner, temporary)
+        finally:
+            temporary.release()
 
 
 @functools.lru_cache(maxsize=256)
@@ -359,13 +403,22 @@ def recorded_backward():
         _recording_depth -= 1
 
 
-def _needs_graph(x, weight):
-    return paddle.is_grad_enabled() and not (x.stop_gradient and weight.stop_gradient)
+def _needs_graph(*tensors):
+    return paddle.is_grad_enabled() and not all(tensor.stop_gradient for tensor in tensors)
 
 
-def _applies(x, weight):
-    return (x.dtype == paddle.float32 and weight.dtype == paddle.float32 and x.ndim == 4 and available()
-            and (_recording_depth > 0 or not _needs_graph(x, weight)))
+def _may_run(*tensors):
+    """Non-empty float32 inputs, oneDNN loaded, and no gradient to record outside :func:`recorded_backward`."""
+    return (all(tensor.dtype == paddle.float32 and tensor.size > 0 for tensor in tensors) and available()
+            and (_recording_depth > 0 or not _needs_graph(*tensors)))
+
+
+def _apply(node, direct_step, primitives, x, *others):
+    """``direct_step.run(x, *others)`` where no gradient is recorded, else the autograd ``node`` (a PyLayer)."""
+    x = _dense(x)
+    if _needs_graph(x, *others):
+        return node.apply(x, *others, primitives)
+    return direct_step.run(x, *others)
 
 
 class _Convolution(PyLayer):
@@ -418,22 +471,17 @@ class _Relu(PyLayer):
 def relu(x, negative_slope=0.0):
     """``F.leaky_relu(x, negative_slope)`` (``F.relu`` for slope 0) of a float32 tensor through oneDNN, or None when
     oneDNN is unavailable or a gradient would be recorded outside :func:`recorded_backward`."""
-    if x.dtype != paddle.float32 or x.size == 0 or not available():
-        return None
-    needs_graph = paddle.is_grad_enabled() and not x.stop_gradient
-    if needs_graph and _recording_depth == 0:
+    if not _may_run(x):
         return None
     primitives = relu_primitives(tuple(x.shape), float(negative_slope))
-    if primitives is None:
-        return None
-    return _Relu.apply(_dense(x), primitives) if needs_graph else primitives.forward.run(_dense(x))
+    return None if primitives is None else _apply(_Relu, primitives.forward, primitives, x)
 
 
 def conv2d(x, weight, stride, padding, dilation):
     """``F.conv2d(x, weight, None, stride, padding, dilation)`` (NCHW, groups 1, float32) through oneDNN, or None
     when oneDNN is unavailable or does not take this geometry (the caller then runs Paddle's kernel)."""
     window = _window(stride, padding, dilation)
-    if window is None or not _applies(x, weight):
+    if window is None or x.ndim != 4 or not _may_run(x, weight):
         return None
     stride, padding, dilation = window
     batch, _, height, width = x.shape
@@ -443,18 +491,14 @@ def conv2d(x, weight, stride, padding, dilation):
         return None
     primitives = conv_primitives(_conv_geometry(x.shape, weight.shape, [batch, weight.shape[0], *size], stride,
                                                 padding, dilation))
-    if primitives is None:
-        return None
-    if not _needs_graph(x, weight):
-        return primitives.forward.run(_dense(x), weight)
-    return _Convolution.apply(_dense(x), weight, primitives)
+    return None if primitives is None else _apply(_Convolution, primitives.forward, primitives, x, weight)
 
 
 def conv2d_transpose(x, weight, stride, padding, dilation, output_hw):
     """``F.conv2d_transpose`` of NCHW ``x`` with ``[C_in, C_out, kh, kw]`` weights to an ``output_hw`` map (groups 1,
     float32, no bias) through oneDNN, or None when oneDNN is unavailable or does not take this geometry."""
     window = _window(stride, padding, dilation)
-    if window is None or not _applies(x, weight):
+    if window is None or x.ndim != 4 or not _may_run(x, weight):
         return None
     stride, padding, dilation = window
     output_shape = [x.shape[0], weight.shape[1], *output_hw]
@@ -462,8 +506,5 @@ def conv2d_transpose(x, weight, stride, padding, dilation, output_hw):
     if min(geometry.pad_end) < 0:
         return None
     primitives = conv_primitives(geometry)
-    if primitives is None:
-        return None
-    if not _needs_graph(x, weight):
-        return primitives.backward_data.run(_dense(x), weight)
-    return _TransposedConvolution.apply(_dense(x), weight, primitives)
+    return None if primitives is None else _apply(_TransposedConvolution, primitives.backward_data, primitives, x,
+                                                  weight)

@@ -54,6 +54,11 @@ ConvGeometry.__doc__ = """Shapes (NCHW src / dst, OIHW weights) and per-axis str
 ``dilation`` is Paddle's (1 = dense); ``pad_end`` may be smaller than ``pad_begin`` when the last window is cut."""
 
 
+ConvPasses = namedtuple("ConvPasses", "forward input_gradient weights_gradient transposed")
+ConvPasses.__doc__ = """The :class:`_Step` computing a (transposed) conv, the one computing its input gradient, the
+weight-gradient one, and whether the conv is transposed (its weight gradient takes ``(grad, x)``, not ``(x, grad)``)."""
+
+
 class OneDNNError(RuntimeError):
     """A oneDNN call returned an error status."""
 
@@ -310,6 +315,13 @@ class ConvPrimitives:
                                          (backward_data, (ARG_DIFF_DST, ARG_WEIGHTS, ARG_DIFF_SRC)),
                                          (backward_weights, (ARG_SRC, ARG_DIFF_DST, ARG_DIFF_WEIGHTS))))
 
+    def passes(self, transposed):
+        """:class:`ConvPasses` of this conv, or of the transposed conv sharing its weights, whose forward pass is
+        this conv's backward-data pass and whose input gradient is this conv's forward."""
+        if transposed:
+            return ConvPasses(self.backward_data, self.forward, self.backward_weights, True)
+        return ConvPasses(self.forward, self.backward_data, self.backward_weights, False)
+
 
 class ReluPrimitives:
     """oneDNN forward and backward (leaky) ReLU, ``max(x, 0) + slope * min(x, 0)``, on plain arrays of one shape."""
@@ -414,7 +426,8 @@ def _may_run(*tensors):
 
 
 def _apply(node, direct_step, primitives, x, *others):
-    """``direct_step.run(x, *others)`` where no gradient is recorded, else the autograd ``node`` (a PyLayer)."""
+    """``direct_step.run(x, *others)`` where no gradient is recorded, else the autograd ``node`` (a PyLayer that
+    takes its ``primitives`` after the tensors)."""
     x = _dense(x)
     if _needs_graph(x, *others):
         return node.apply(x, *others, primitives)
@@ -422,36 +435,22 @@ def _apply(node, direct_step, primitives, x, *others):
 
 
 class _Convolution(PyLayer):
+    """A conv, or a transposed conv, with its passes from :meth:`ConvPrimitives.passes`."""
+
     @staticmethod
-    def forward(ctx, x, weight, primitives):
-        ctx.primitives = primitives
+    def forward(ctx, x, weight, passes):
+        ctx.passes = passes
         ctx.save_for_backward(x, weight)
-        return primitives.forward.run(x, weight)
+        return passes.forward.run(x, weight)
 
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensor()
-        grad = _dense(grad)
-        grad_x = None if x.stop_gradient else ctx.primitives.backward_data.run(grad, weight)
-        grad_weight = None if weight.stop_gradient else ctx.primitives.backward_weights.run(x, grad)
-        return grad_x, grad_weight
-
-
-class _TransposedConvolution(PyLayer):
-    """The transposed conv is the backward-data pass of the conv whose weights it shares (same OIHW array)."""
-
-    @staticmethod
-    def forward(ctx, x, weight, primitives):
-        ctx.primitives = primitives
-        ctx.save_for_backward(x, weight)
-        return primitives.backward_data.run(x, weight)
-
-    @staticmethod
-    def backward(ctx, grad):
-        x, weight = ctx.saved_tensor()
-        grad = _dense(grad)
-        grad_x = None if x.stop_gradient else ctx.primitives.forward.run(grad, weight)
-        grad_weight = None if weight.stop_gradient else ctx.primitives.backward_weights.run(grad, x)
+        grad, passes = _dense(grad), ctx.passes
+        grad_x = None if x.stop_gradient else passes.input_gradient.run(grad, weight)
+        grad_weight = None
+        if not weight.stop_gradient:  # the weight gradient pairs the conv's own input and output gradient
+            grad_weight = passes.weights_gradient.run(*((grad, x) if passes.transposed else (x, grad)))
         return grad_x, grad_weight
 
 
@@ -491,7 +490,10 @@ def conv2d(x, weight, stride, padding, dilation):
         return None
     primitives = conv_primitives(_conv_geometry(x.shape, weight.shape, [batch, weight.shape[0], *size], stride,
                                                 padding, dilation))
-    return None if primitives is None else _apply(_Convolution, primitives.forward, primitives, x, weight)
+    if primitives is None:
+        return None
+    passes = primitives.passes(transposed=False)
+    return _apply(_Convolution, passes.forward, passes, x, weight)
 
 
 def conv2d_transpose(x, weight, stride, padding, dilation, output_hw):
@@ -506,5 +508,7 @@ def conv2d_transpose(x, weight, stride, padding, dilation, output_hw):
     if min(geometry.pad_end) < 0:
         return None
     primitives = conv_primitives(geometry)
-    return None if primitives is None else _apply(_TransposedConvolution, primitives.backward_data, primitives, x,
-                                                  weight)
+    if primitives is None:
+        return None
+    passes = primitives.passes(transposed=True)
+    return _apply(_Convolution, passes.forward, passes, x, weight)

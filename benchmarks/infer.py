@@ -22,6 +22,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import ppix2pix  # noqa: E402  (tunes the CPU runtime before Paddle loads)
+from ppix2pix.models.fast_layers import fast_layers_summary  # noqa: E402
 from ppix2pix.runtime import runtime_summary, usable_cores  # noqa: E402
 import bench_common as bench  # noqa: E402
 
@@ -132,6 +133,7 @@ def main(argv=None):
         "generator": args.generator, "size": args.size, "repeats": args.repeats,
         "machine": {"cpu": bench.cpu_model(), "usable_cores": usable_cores(),
                     "paddle": paddle.__version__, "gpu": has_gpu, "runtime": runtime_summary(),
+                    "fast_layers": fast_layers_summary(),
                     "load_average": os.getloadavg()},
         "results": results,
     }, indent=2))

@@ -19,6 +19,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import ppix2pix  # noqa: E402,F401  (tunes the CPU runtime before Paddle loads)
+from ppix2pix.models.fast_layers import fast_layers_summary  # noqa: E402
 from ppix2pix.runtime import runtime_summary, usable_cores  # noqa: E402
 import bench_common as bench  # noqa: E402
 
@@ -128,7 +129,7 @@ def main(argv=None):
         "size": args.size, "overrides": args.override, "to_static": args.to_static,
         "machine": {"cpu": bench.cpu_model(), "usable_cores": usable_cores(), "paddle": paddle.__version__,
                     "math_threads": bench.threads_from_env(usable_cores()), "runtime": runtime_summary(),
-                    "gemm_peak_gflops": peak, "load_average": os.getloadavg()},
+                    "fast_layers": fast_layers_summary(), "gemm_peak_gflops": peak, "load_average": os.getloadavg()},
         "results": results,
     })
     return 0

@@ -1,4 +1,5 @@
-"""2-D convolutions through oneDNN, the library Paddle's CPU wheel ships (``paddle/libs/libdnnl.so.3``), called by ctypes.
+"""2-D convolutions and (leaky) ReLUs through oneDNN, the library Paddle's CPU wheel ships
+(``paddle/libs/libdnnl.so.3``), called by ctypes.
 
 Paddle 3.3's dynamic graph runs its own im2col + GEMM conv kernels on CPU; oneDNN is used only by the inference
 predictor. oneDNN's direct convolutions (blocked layouts, JIT-compiled for the CPU at hand) are what PyTorch runs on
@@ -32,7 +33,8 @@ _SUCCESS, _CPU_ENGINE, _IN_ORDER_STREAM, _F32, _FORMAT_ANY = 0, 1, 1, 3, 1
 _FORWARD_TRAINING, _CONVOLUTION_DIRECT, _ELTWISE_RELU = 64, 1, 0x20
 _QUERY_SRC, _QUERY_DIFF_SRC, _QUERY_WEIGHTS, _QUERY_DIFF_WEIGHTS, _QUERY_DST, _QUERY_DIFF_DST = range(129, 135)
 _QUERY_SCRATCHPAD, _SCRATCHPAD_USER = 136, 1
-ARG_SRC, ARG_DST, ARG_WEIGHTS, ARG_DIFF_SRC, ARG_DIFF_DST, ARG_DIFF_WEIGHTS, ARG_SCRATCHPAD = 1, 17, 33, 129, 145, 161, 80
+ARG_SRC, ARG_DST, ARG_WEIGHTS, ARG_SCRATCHPAD = 1, 17, 33, 80
+ARG_DIFF_SRC, ARG_DIFF_DST, ARG_DIFF_WEIGHTS = 129, 145, 161
 _QUERY_OF = {ARG_SRC: _QUERY_SRC, ARG_DIFF_SRC: _QUERY_DIFF_SRC, ARG_WEIGHTS: _QUERY_WEIGHTS,
              ARG_DIFF_WEIGHTS: _QUERY_DIFF_WEIGHTS, ARG_DST: _QUERY_DST, ARG_DIFF_DST: _QUERY_DIFF_DST}
 _MAX_DIMS = 12

@@ -113,11 +113,18 @@ def test_without_gradients_the_primitives_run_directly():
     assert _relative_error(direct, F.conv2d(x, weight, None, 2, 1)) < 1e-5
 
 
-def test_non_contiguous_inputs_are_made_dense():
-    base = _tensor((2, 4, 16, 16), 12, False)
-    x = base.transpose([0, 1, 3, 2])
-    weight = _tensor((8, 4, 3, 3), 13, False)
-    assert _relative_error(onednn.conv2d(x, weight, 1, 1, 1), F.conv2d(x, weight, None, 1, 1)) < 1e-5
+def test_non_contiguous_inputs_and_weights_are_made_dense():
+    base = _tensor((3, 4, 16, 16), 12, False)
+    weights = _tensor((8, 4, 3, 3), 13, False)
+    for x, weight in ((base.transpose([0, 1, 3, 2]), weights), (base[1:], weights), (base[:, 1:3], weights[:, :2]),
+                      (base, weights.transpose([0, 1, 3, 2]))):
+        assert _relative_error(onednn.conv2d(x, weight, 1, 1, 1), F.conv2d(x, weight, None, 1, 1)) < 1e-5
+    x = base[:, 1:3]
+    x.stop_gradient = False
+    with onednn.recorded_backward():
+        fast = _output_and_gradients(lambda a, b: onednn.conv2d(a, b, 1, 1, 1), x, weights[4:, :2])
+    plain = _output_and_gradients(lambda a, b: F.conv2d(a, b, None, 1, 1), x, weights[4:, :2])
+    assert all(_relative_error(a, b) < 1e-5 for a, b in zip(fast, plain))
 
 
 def test_unsupported_forms_are_declined():

@@ -430,7 +430,7 @@ def _may_run(*tensors):
 def _apply(node, direct_step, primitives, x, *others):
     """``direct_step.run(x, *others)`` where no gradient is recorded, else the autograd ``node`` (a PyLayer that
     takes its ``primitives`` after the tensors)."""
-    x = _dense(x)
+    x, *others = (_dense(tensor) for tensor in (x, *others))
     if _needs_graph(x, *others):
         return node.apply(x, *others, primitives)
     return direct_step.run(x, *others)

@@ -146,6 +146,17 @@ def test_layers_fall_back_to_paddle_where_oneDNN_declines():
     np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
 
 
+def test_transposed_layer_takes_output_size_as_ints_or_tensors():
+    layer = fast_layers.Conv2DTranspose(4, 3, 3, stride=2, padding=1)
+    x = _tensor((1, 4, 8, 8), 18, False)
+    with paddle.no_grad():
+        with plain_layers():
+            expected = layer(x, output_size=[16, 16])
+        for output_size in ([16, 16], [paddle.to_tensor(16), paddle.to_tensor(16)]):  # ints: oneDNN; tensors: Paddle
+            np.testing.assert_allclose(layer(x, output_size=output_size).numpy(), expected.numpy(), rtol=1e-5,
+                                       atol=1e-6)
+
+
 def test_a_training_step_runs_oneDNN_and_gives_the_plain_losses(tiny_overrides):
     """One full D+G step in float32 with the oneDNN convs (checked to run) and with Paddle's: the same losses.
 

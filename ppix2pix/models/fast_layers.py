@@ -107,7 +107,8 @@ class Conv2DTranspose(nn.Conv2DTranspose):
         if self._data_format != "NCHW" or not fast_form_may_run(x):
             return nn.Conv2DTranspose.forward(self, x, output_size)
         out = None
-        if self._groups == 1 and onednn.is_axis_pair(self._padding):
+        if (self._groups == 1 and onednn.is_axis_pair(self._padding)
+                and (output_size is None or onednn.is_axis_pair(output_size))):
             out = onednn.conv2d_transpose(x, self.weight, self._stride, self._padding, self._dilation,
                                           self._output_hw(x, output_size))
         if out is None:

@@ -151,6 +151,13 @@ class _Library:
         _check(self.lib.dnnl_memory_create(ctypes.byref(memory), desc, self.engine, None), "memory_create")
         return owner.keep("memory", memory)
 
+    def primitive_desc(self, kind, owner, *arguments):
+        """``dnnl_<kind>_primitive_desc_create(&desc, *arguments)``, the descriptor kept by ``owner``."""
+        desc = _Handle()
+        _check(getattr(self.lib, f"dnnl_{kind}_primitive_desc_create")(ctypes.byref(desc), *arguments),
+               f"{kind}_primitive_desc")
+        return owner.keep("primitive_desc", desc)
+
     def primitive(self, primitive_desc, owner):
         primitive = _Handle()
         _check(self.lib.dnnl_primitive_create(ctypes.byref(primitive), primitive_desc), "primitive_create")
@@ -216,10 +223,7 @@ class _Operand:
             self.chosen_memory = lib.memory(chosen_desc, owner)
             self.chosen_floats = lib.lib.dnnl_memory_desc_get_size(chosen_desc) // 4
             source, target = (chosen_desc, plain) if is_output else (plain, chosen_desc)
-            primitive_desc = _Handle()
-            _check(lib.lib.dnnl_reorder_primitive_desc_create(ctypes.byref(primitive_desc), source, lib.engine,
-                                                              target, lib.engine, None), "reorder_primitive_desc")
-            temporary.keep("primitive_desc", primitive_desc)
+            primitive_desc = lib.primitive_desc("reorder", temporary, source, lib.engine, target, lib.engine, None)
             self.reorder = (lib.primitive(primitive_desc, owner), lib.memory(source, owner),
                             lib.memory(target, owner))
 
@@ -254,6 +258,7 @@ class _Step:
         output = paddle.empty(list(self.operands[-1].shape), "float32")
         pointers = [tensor.data_ptr() for tensor in inputs] + [output.data_ptr()]
         args, buffers = [], []  # buffers: operands in the primitive's layouts and its scratch memory, kept alive
+        output_buffer = None  # the output in the primitive's layout, when that is not Paddle's
         for operand, pointer in zip(self.operands, pointers):
             if operand.reorder is None:
                 set_pointer(operand.memory, _Handle(pointer))
@@ -263,15 +268,17 @@ class _Step:
             buffers.append(buffer)
             set_pointer(operand.chosen_memory, _Handle(buffer.ctypes.data))
             args.append((operand.arg, operand.chosen_memory))
-            if not operand.is_output:
+            if operand.is_output:
+                output_buffer = buffer
+            else:
                 self._reorder(operand.reorder, pointer, buffer.ctypes.data)
         if self.scratchpad is not None:
             buffers.append(_aligned_buffer(self.scratchpad_floats))
             set_pointer(self.scratchpad, _Handle(buffers[-1].ctypes.data))
             args.append((ARG_SCRATCHPAD, self.scratchpad))
         self.lib.execute(self.primitive, args)
-        if self.operands[-1].reorder is not None:  # the output was written in the primitive's layout
-            self._reorder(self.operands[-1].reorder, buffer.ctypes.data, output.data_ptr())
+        if output_buffer is not None:
+            self._reorder(self.operands[-1].reorder, output_buffer.ctypes.data, output.data_ptr())
         return output
 
     def _reorder(self, reorder, source_pointer, target_pointer):
@@ -281,34 +288,33 @@ class _Step:
         self.lib.execute(primitive, [(ARG_SRC, source), (ARG_DST, target)])
 
 
-class ConvPrimitives:
-    """oneDNN forward, backward-data and backward-weights convolutions for one :class:`ConvGeometry` (no bias)."""
+class _PrimitiveSet:
+    """Primitives built by the subclass's ``_build(lib, temporary, *arguments)``; the descriptors it keeps in
+    ``temporary`` are released once it is done, the primitives and memory objects in ``self.owner`` with the set."""
 
-    def __init__(self, lib, geometry):
+    def __init__(self, lib, *arguments):
         self.owner, temporary = _Owner(lib), _Owner(lib)
         try:
-            self._build(lib, geometry, temporary)
+            self._build(lib, temporary, *arguments)
         finally:
             temporary.release()
 
-    def _build(self, lib, geometry, temporary):
+
+class ConvPrimitives(_PrimitiveSet):
+    """oneDNN forward, backward-data and backward-weights convolutions for one :class:`ConvGeometry` (no bias)."""
+
+    def _build(self, lib, temporary, geometry):
         src, weights, dst = (lib.any_desc(shape, temporary) for shape in (geometry.src, geometry.weights,
                                                                           geometry.dst))
         window = [_Dims(*values) for values in (geometry.stride, [d - 1 for d in geometry.dilation],
                                                 geometry.pad_begin, geometry.pad_end)]
-        forward, backward_data, backward_weights = _Handle(), _Handle(), _Handle()
-        _check(lib.lib.dnnl_convolution_forward_primitive_desc_create(
-            ctypes.byref(forward), lib.engine, _FORWARD_TRAINING, _CONVOLUTION_DIRECT, src, weights, None, dst,
-            *window, lib.user_scratchpad), "convolution_forward_primitive_desc")
-        temporary.keep("primitive_desc", forward)
-        _check(lib.lib.dnnl_convolution_backward_data_primitive_desc_create(
-            ctypes.byref(backward_data), lib.engine, _CONVOLUTION_DIRECT, src, weights, dst, *window, forward,
-            lib.user_scratchpad), "convolution_backward_data_primitive_desc")
-        temporary.keep("primitive_desc", backward_data)
-        _check(lib.lib.dnnl_convolution_backward_weights_primitive_desc_create(
-            ctypes.byref(backward_weights), lib.engine, _CONVOLUTION_DIRECT, src, weights, None, dst, *window,
-            forward, lib.user_scratchpad), "convolution_backward_weights_primitive_desc")
-        temporary.keep("primitive_desc", backward_weights)
+        forward = lib.primitive_desc("convolution_forward", temporary, lib.engine, _FORWARD_TRAINING,
+                                     _CONVOLUTION_DIRECT, src, weights, None, dst, *window, lib.user_scratchpad)
+        backward_data = lib.primitive_desc("convolution_backward_data", temporary, lib.engine, _CONVOLUTION_DIRECT,
+                                           src, weights, dst, *window, forward, lib.user_scratchpad)
+        backward_weights = lib.primitive_desc("convolution_backward_weights", temporary, lib.engine,
+                                              _CONVOLUTION_DIRECT, src, weights, None, dst, *window, forward,
+                                              lib.user_scratchpad)
         shapes = {ARG_SRC: geometry.src, ARG_DIFF_SRC: geometry.src, ARG_WEIGHTS: geometry.weights,
                   ARG_DIFF_WEIGHTS: geometry.weights, ARG_DST: geometry.dst, ARG_DIFF_DST: geometry.dst}
         self.forward, self.backward_data, self.backward_weights = (
@@ -325,53 +331,43 @@ class ConvPrimitives:
         return ConvPasses(self.forward, self.backward_data, self.backward_weights, False)
 
 
-class ReluPrimitives:
+class ReluPrimitives(_PrimitiveSet):
     """oneDNN forward and backward (leaky) ReLU, ``max(x, 0) + slope * min(x, 0)``, on plain arrays of one shape."""
 
-    def __init__(self, lib, shape, negative_slope):
-        self.owner, temporary = _Owner(lib), _Owner(lib)
-        try:
-            plain = lib.plain_desc(shape, temporary)
-            forward, backward = _Handle(), _Handle()
-            _check(lib.lib.dnnl_eltwise_forward_primitive_desc_create(
-                ctypes.byref(forward), lib.engine, _FORWARD_TRAINING, _ELTWISE_RELU, plain, plain, negative_slope,
-                0.0, lib.user_scratchpad), "eltwise_forward_primitive_desc")
-            temporary.keep("primitive_desc", forward)
-            _check(lib.lib.dnnl_eltwise_backward_primitive_desc_create(
-                ctypes.byref(backward), lib.engine, _ELTWISE_RELU, plain, plain, plain, negative_slope, 0.0,
-                forward, lib.user_scratchpad), "eltwise_backward_primitive_desc")
-            temporary.keep("primitive_desc", backward)
-            self.forward = _Step(lib, forward, [(arg, shape, _QUERY_OF[arg]) for arg in (ARG_SRC, ARG_DST)],
-                                 self.owner, temporary)
-            self.backward = _Step(lib, backward, [(arg, shape, _QUERY_OF[arg])
-                                                  for arg in (ARG_SRC, ARG_DIFF_DST, ARG_DIFF_SRC)],
-                                  self.owner, temporary)
-        finally:
-            temporary.release()
+    def _build(self, lib, temporary, shape, negative_slope):
+        plain = lib.plain_desc(shape, temporary)
+        forward = lib.primitive_desc("eltwise_forward", temporary, lib.engine, _FORWARD_TRAINING, _ELTWISE_RELU,
+                                     plain, plain, negative_slope, 0.0, lib.user_scratchpad)
+        backward = lib.primitive_desc("eltwise_backward", temporary, lib.engine, _ELTWISE_RELU, plain, plain, plain,
+                                      negative_slope, 0.0, forward, lib.user_scratchpad)
+        self.forward = _Step(lib, forward, [(arg, shape, _QUERY_OF[arg]) for arg in (ARG_SRC, ARG_DST)],
+                             self.owner, temporary)
+        self.backward = _Step(lib, backward, [(arg, shape, _QUERY_OF[arg])
+                                              for arg in (ARG_SRC, ARG_DIFF_DST, ARG_DIFF_SRC)],
+                              self.owner, temporary)
+
+
+def _built(primitive_set, *arguments):
+    """``primitive_set(library, *arguments)``, or None when oneDNN is unavailable or rejects the arguments."""
+    lib = _library()
+    if lib is None:
+        return None
+    try:
+        return primitive_set(lib, *arguments)
+    except OneDNNError:
+        return None
 
 
 @functools.lru_cache(maxsize=256)
 def relu_primitives(shape, negative_slope):
     """Cached :class:`ReluPrimitives` for ``shape``, or None when oneDNN is unavailable or rejects it."""
-    lib = _library()
-    if lib is None:
-        return None
-    try:
-        return ReluPrimitives(lib, shape, negative_slope)
-    except OneDNNError:
-        return None
+    return _built(ReluPrimitives, shape, negative_slope)
 
 
 @functools.lru_cache(maxsize=256)
 def conv_primitives(geometry):
     """Cached :class:`ConvPrimitives` for ``geometry``, or None when oneDNN is unavailable or rejects it."""
-    lib = _library()
-    if lib is None:
-        return None
-    try:
-        return ConvPrimitives(lib, geometry)
-    except OneDNNError:
-        return None
+    return _built(ConvPrimitives, geometry)
 
 
 def axis_pair(value):

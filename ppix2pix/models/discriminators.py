@@ -5,8 +5,8 @@ Receptive field by ``n_layers``: 0 -> 1x1 (PixelGAN), 1 -> 16x16, 2 -> 34x34, 3 
 """
 import paddle.nn as nn
 
-from .fast_layers import Conv2D, FewOutputConv2D, LeakyReLU
-from .norm import conv_uses_bias, norm_layer_factory
+from .fast_layers import Conv2D, FewOutputConv2D, LeakyReLU, use_channels_last
+from .norm import conv_uses_bias, keeps_channels_last, norm_layer_factory
 
 MAX_N_LAYERS = 5
 
@@ -25,22 +25,29 @@ class NLayerDiscriminator(nn.Layer):
         self.n_layers = n_layers
         if n_layers == 0:
             self.net = _pixel_layers(input_nc, ndf, norm_type)
-            return
-        norm = norm_layer_factory(norm_type)
-        bias = None if conv_uses_bias(norm_type) else False
-        layers = [Conv2D(input_nc, ndf, 4, stride=2, padding=1), LeakyReLU(0.2)]
-        channels = ndf
-        for n in range(1, n_layers + 1):
-            next_channels = ndf * min(2 ** n, 8)
-            stride = 2 if n < n_layers else 1
-            layers += [Conv2D(channels, next_channels, 4, stride=stride, padding=1, bias_attr=bias),
-                       norm(next_channels), LeakyReLU(0.2)]
-            channels = next_channels
-        layers.append(FewOutputConv2D(channels, 1, 4, stride=1, padding=1))
-        self.model = nn.Sequential(*layers)
+        else:
+            self.model = _patch_layers(input_nc, ndf, n_layers, norm_type)
+        if keeps_channels_last(norm_type):
+            use_channels_last(self)
 
     def forward(self, x):
         return self.net(x) if self.n_layers == 0 else self.model(x)
+
+
+def _patch_layers(input_nc, ndf, n_layers, norm_type):
+    """C64 (no norm) - C128 - ... - stride-1 conv - 1-channel logits."""
+    norm = norm_layer_factory(norm_type)
+    bias = None if conv_uses_bias(norm_type) else False
+    layers = [Conv2D(input_nc, ndf, 4, stride=2, padding=1), LeakyReLU(0.2)]
+    channels = ndf
+    for n in range(1, n_layers + 1):
+        next_channels = ndf * min(2 ** n, 8)
+        stride = 2 if n < n_layers else 1
+        layers += [Conv2D(channels, next_channels, 4, stride=stride, padding=1, bias_attr=bias),
+                   norm(next_channels), LeakyReLU(0.2)]
+        channels = next_channels
+    layers.append(FewOutputConv2D(channels, 1, 4, stride=1, padding=1))
+    return nn.Sequential(*layers)
 
 
 class PixelDiscriminator(NLayerDiscriminator):

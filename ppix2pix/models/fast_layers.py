@@ -29,6 +29,7 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
+from paddle.autograd import PyLayer
 
 from ..runtime import env_switch_on
 from . import onednn
@@ -69,6 +70,19 @@ def fast_form_may_run(x):
     return paddle.in_dynamic_mode() and fast_layers_enabled() and x.place.is_cpu_place()
 
 
+def is_channels_last(x):
+    """Whether the memory of the 4-D NCHW tensor ``x`` is NHWC (a channels-last view, see :mod:`.onednn`)."""
+    return x.ndim == 4 and onednn.memory_layout(x) == onednn.CHANNELS_LAST
+
+
+def _per_channel(function, x, **kwargs):
+    """``function(x, data_format=..., **kwargs)`` for a per-channel kernel, run on a channels-last ``x``'s NHWC memory
+    as it lies (the result channels-last too)."""
+    if is_channels_last(x):
+        return function(x.transpose([0, 2, 3, 1]), data_format="NHWC", **kwargs).transpose([0, 3, 1, 2])
+    return function(x, data_format="NCHW", **kwargs)
+
+
 def channel_bias_add(x, bias):
     """``x + bias`` per channel of NCHW ``x``, through the per-channel affine kernel of an inference batch norm.
 
@@ -80,19 +94,77 @@ def channel_bias_add(x, bias):
     unit_scale = paddle.ones(bias.shape, bias.dtype)
     # Paddle's batch-norm backward yields the bias gradient only when the scale needs one too.
     unit_scale.stop_gradient = bias.stop_gradient
-    return F.batch_norm(x, zeros, ones, weight=unit_scale, bias=bias, training=False, epsilon=0.0)
+    return _per_channel(F.batch_norm, x, running_mean=zeros, running_var=ones, weight=unit_scale, bias=bias,
+                        training=False, epsilon=0.0)
+
+
+def concat_channels(tensors):
+    """``paddle.concat(tensors, axis=1)``; channels-last inputs are joined in their NHWC memory (the result
+    channels-last too) rather than copied to NCHW first."""
+    if fast_form_may_run(tensors[0]) and all(is_channels_last(x) for x in tensors):
+        return paddle.concat([x.transpose([0, 2, 3, 1]) for x in tensors], axis=3).transpose([0, 3, 1, 2])
+    return paddle.concat(tensors, axis=1)
+
+
+class _Fork(PyLayer):
+    """Two handles on one channels-last tensor whose gradients are summed in its NHWC memory (Paddle's own gradient
+    accumulation would return the sum in NCHW order)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return tuple(x.transpose([0, 2, 3, 1]).transpose([0, 3, 1, 2]) for _ in range(2))
+
+    @staticmethod
+    def backward(ctx, first, second):
+        if first is None or second is None:
+            return second if first is None else first
+        if is_channels_last(first) and is_channels_last(second):
+            return (first.transpose([0, 2, 3, 1]) + second.transpose([0, 2, 3, 1])).transpose([0, 3, 1, 2])
+        return first + second
+
+
+def fork(x):
+    """``(x, x)`` for a tensor used twice; a channels-last ``x`` gets its two gradients summed channels-last."""
+    if fast_form_may_run(x) and not x.stop_gradient and is_channels_last(x):
+        return _Fork.apply(x)
+    return x, x
+
+
+def use_channels_last(net):
+    """Let every fast conv of ``net`` write its output channels-last (NHWC memory behind the NCHW tensor), so that
+    the oneDNN convs, :class:`BatchNorm2D`, the ReLUs, bias adds and :func:`concat_channels` between them pass
+    activations on without reordering them (CPU fast forms only; GPU, export and the plain layers see ordinary
+    NCHW tensors). Returns ``net``."""
+    for layer in net.sublayers():
+        if isinstance(layer, (Conv2D, Conv2DTranspose)):
+            layer.channels_last = True
+    return net
+
+
+class BatchNorm2D(nn.BatchNorm2D):
+    """``nn.BatchNorm2D`` (same parameters and statistics) that normalizes a channels-last input in its NHWC memory."""
+
+    def forward(self, x):
+        if self._data_format != "NCHW" or not fast_form_may_run(x) or not is_channels_last(x):
+            return nn.BatchNorm2D.forward(self, x)
+        return _per_channel(F.batch_norm, x, running_mean=self._mean, running_var=self._variance,
+                            weight=self.weight, bias=self.bias, training=self.training, momentum=self._momentum,
+                            epsilon=self._epsilon, use_global_stats=self._use_global_stats)
 
 
 class Conv2D(nn.Conv2D):
     """``nn.Conv2D`` that, in the fast form, convolves through oneDNN (:mod:`.onednn`) when it can and adds its bias
-    with :func:`channel_bias_add`."""
+    with :func:`channel_bias_add`; its output is channels-last when ``channels_last`` is set
+    (:func:`use_channels_last`)."""
+
+    channels_last = False
 
     def forward(self, x):
         if self._padding_mode != "zeros" or self._data_format != "NCHW" or not fast_form_may_run(x):
             return nn.Conv2D.forward(self, x)  # explicit: to_static rewrites zero-argument super()
         out = None
         if self._groups == 1:
-            out = onednn.conv2d(x, self.weight, self._stride, self._padding, self._dilation)
+            out = onednn.conv2d(x, self.weight, self._stride, self._padding, self._dilation, self.channels_last)
         if out is None:
             out = F.conv2d(x, self.weight, None, stride=self._stride, padding=self._padding,
                            dilation=self._dilation, groups=self._groups)
@@ -101,7 +173,9 @@ class Conv2D(nn.Conv2D):
 
 class Conv2DTranspose(nn.Conv2DTranspose):
     """``nn.Conv2DTranspose`` that, in the fast form, runs through oneDNN (:mod:`.onednn`) when it can and adds its
-    bias with :func:`channel_bias_add`."""
+    bias with :func:`channel_bias_add`; channels-last output as :class:`Conv2D`."""
+
+    channels_last = False
 
     def forward(self, x, output_size=None):
         if self._data_format != "NCHW" or not fast_form_may_run(x):
@@ -110,7 +184,7 @@ class Conv2DTranspose(nn.Conv2DTranspose):
         if (self._groups == 1 and onednn.is_axis_pair(self._padding)
                 and (output_size is None or onednn.is_axis_pair(output_size))):
             out = onednn.conv2d_transpose(x, self.weight, self._stride, self._padding, self._dilation,
-                                          self._output_hw(x, output_size))
+                                          self._output_hw(x, output_size), self.channels_last)
         if out is None:
             out = F.conv2d_transpose(x, self.weight, None, padding=self._padding,
                                      output_padding=self.output_padding if output_size is None else 0,
@@ -203,6 +277,7 @@ def tap_fold_conv2d(x, weight, bias, padding):
     out_channels, in_channels, kernel_h, kernel_w = weight.shape
     batch, _, height, width = x.shape
     out_size = [height + 2 * padding - kernel_h + 1, width + 2 * padding - kernel_w + 1]
+    x = x if x.is_contiguous() else x.contiguous()
     tap_weights = paddle.flip(weight, [2, 3]).transpose([0, 2, 3, 1])
     tap_weights = tap_weights.reshape([out_channels * kernel_h * kernel_w, in_channels])
     taps = paddle.matmul(tap_weights, x.reshape([batch, in_channels, height * width]))

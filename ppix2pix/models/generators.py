@@ -6,8 +6,9 @@ and PaddleGAN weights (``model.model.1.model.3.weight`` ...).
 import paddle
 import paddle.nn as nn
 
-from .fast_layers import Conv2D, Conv2DTranspose, FewOutputConv2D, LeakyReLU, Pad2D, ReLU
-from .norm import conv_uses_bias, norm_layer_factory
+from .fast_layers import (Conv2D, Conv2DTranspose, FewOutputConv2D, LeakyReLU, Pad2D, ReLU, concat_channels,
+                          fork, use_channels_last)
+from .norm import conv_uses_bias, keeps_channels_last, norm_layer_factory
 
 
 def check_spatial_multiple(x, multiple, network):
@@ -54,7 +55,8 @@ class UnetSkipConnectionBlock(nn.Layer):
     def forward(self, x):
         if self.outermost:
             return self.model(x)
-        return paddle.concat([x, self.model(x)], axis=1)
+        skip, x = fork(x)
+        return concat_channels([skip, self.model(x)])
 
 
 class UnetGenerator(nn.Layer):
@@ -78,6 +80,8 @@ class UnetGenerator(nn.Layer):
         block = UnetSkipConnectionBlock(ngf, ngf * 2, submodule=block, norm_type=norm_type)
         self.model = UnetSkipConnectionBlock(output_nc, ngf, input_nc=input_nc, submodule=block, outermost=True,
                                              norm_type=norm_type)
+        if keeps_channels_last(norm_type):
+            use_channels_last(self)
 
     @property
     def size_multiple(self):

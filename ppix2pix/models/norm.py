@@ -3,6 +3,8 @@ import functools
 
 import paddle.nn as nn
 
+from .fast_layers import BatchNorm2D
+
 NORM_TYPES = ("batch", "instance", "none")
 
 
@@ -16,16 +18,23 @@ class Identity(nn.Layer):
 def norm_layer_factory(norm_type):
     """Return a callable ``f(num_channels) -> nn.Layer`` for 'batch', 'instance' or 'none'.
 
-    BatchNorm uses Paddle momentum 0.9 (== PyTorch 0.1) with learnable affine parameters; InstanceNorm has no
+    BatchNorm (``nn.BatchNorm2D``, or its channels-last-aware fast form) uses Paddle momentum 0.9 (== PyTorch 0.1)
+    with learnable affine parameters; InstanceNorm has no
     affine parameters and no running statistics, as in the reference implementation.
     """
     if norm_type == "batch":
-        return functools.partial(nn.BatchNorm2D, momentum=0.9, epsilon=1e-5)
+        return functools.partial(BatchNorm2D, momentum=0.9, epsilon=1e-5)
     if norm_type == "instance":
         return functools.partial(nn.InstanceNorm2D, epsilon=1e-5, weight_attr=False, bias_attr=False)
     if norm_type == "none":
         return lambda num_channels: Identity()
     raise ValueError(f"norm_type must be one of {', '.join(NORM_TYPES)}, got {norm_type!r}")
+
+
+def keeps_channels_last(norm_type):
+    """Whether the networks' activations may stay channels-last between layers with this norm (InstanceNorm has no
+    channels-last form in Paddle, so those networks stay NCHW)."""
+    return norm_type != "instance"
 
 
 def conv_uses_bias(norm_type):

@@ -61,6 +61,46 @@ ConvPasses.__doc__ = """The :class:`_Step` computing a (transposed) conv, the on
 weight-gradient one, and whether the conv is transposed (its weight gradient takes ``(grad, x)``, not ``(x, grad)``)."""
 
 
+# Memory orders of a 4-D NCHW tensor that the primitives take without a copy: Paddle's row-major order, and
+# channels-last (NHWC memory behind an NCHW view, as ``x.transpose([0, 2, 3, 1])`` of an NHWC tensor).
+PLAIN, CHANNELS_LAST = "plain", "channels_last"
+_TO_NHWC, _TO_NCHW = [0, 2, 3, 1], [0, 3, 1, 2]
+
+
+def layout_strides(shape, layout):
+    """Element strides of a dense array of logical ``shape`` stored in ``layout`` (channels-last: 4-D only)."""
+    if layout == CHANNELS_LAST:
+        _, channels, height, width = shape
+        return (height * width * channels, 1, width * channels, channels)
+    return tuple(int(stride) for stride in np.cumprod([1] + list(shape[:0:-1]))[::-1])
+
+
+def memory_layout(tensor):
+    """:data:`PLAIN` or :data:`CHANNELS_LAST` when ``tensor``'s memory is dense in that order, else None."""
+    shape, strides = list(tensor.shape), list(tensor.strides)
+    for layout in (PLAIN, CHANNELS_LAST) if len(shape) == 4 else (PLAIN,):
+        if all(size == 1 or stride == expected
+               for size, stride, expected in zip(shape, strides, layout_strides(shape, layout))):
+            return layout
+    return None
+
+
+def dense(tensor, layout=PLAIN):
+    """``tensor`` when its memory is dense (either order), else a dense copy in ``layout``."""
+    if memory_layout(tensor) is not None:
+        return tensor
+    if layout == CHANNELS_LAST:
+        return tensor.transpose(_TO_NHWC).contiguous().transpose(_TO_NCHW)
+    return tensor.contiguous()
+
+
+def empty(shape, layout):
+    """Uninitialised float32 tensor of logical ``shape`` whose memory is in ``layout``."""
+    if layout == CHANNELS_LAST:
+        return paddle.empty([shape[i] for i in _TO_NHWC], "float32").transpose(_TO_NCHW)
+    return paddle.empty(list(shape), "float32")
+
+
 class OneDNNError(RuntimeError):
     """A oneDNN call returned an error status."""
 
@@ -130,12 +170,11 @@ class _Library:
         _check(lib.dnnl_primitive_attr_set_scratchpad_mode(self.user_scratchpad, _SCRATCHPAD_USER),
                "primitive_attr_set_scratchpad_mode")
 
-    def plain_desc(self, shape, owner):
-        """Memory descriptor of a dense row-major float32 array of ``shape``."""
-        strides = np.cumprod([1] + list(shape[:0:-1]))[::-1]
+    def layout_desc(self, shape, owner, layout=PLAIN):
+        """Memory descriptor of a dense float32 array of logical ``shape`` stored in ``layout``."""
         desc = _Handle()
         _check(self.lib.dnnl_memory_desc_create_with_strides(ctypes.byref(desc), len(shape), _Dims(*shape), _F32,
-                                                             _Dims(*[int(s) for s in strides])), "memory_desc")
+                                                             _Dims(*layout_strides(shape, layout))), "memory_desc")
         return owner.keep("memory_desc", desc)
 
     def any_desc(self, shape, owner):
@@ -211,21 +250,24 @@ def version():
 
 
 class _Operand:
-    """One argument of a primitive: Paddle's plain NCHW / OIHW layout, the layout the primitive chose, and the reorder
-    between the two (None when they are the same)."""
+    """One argument of a primitive: the layout the primitive chose, and per memory order a tensor may come in
+    (:data:`PLAIN`, and :data:`CHANNELS_LAST` for 4-D activations) the reorder between the two (None when they are
+    the same)."""
 
-    def __init__(self, lib, arg, shape, chosen_desc, is_output, owner, temporary):
+    def __init__(self, lib, arg, shape, chosen_desc, is_output, owner, temporary, layouts):
         self.arg, self.shape, self.is_output = arg, tuple(shape), is_output
-        plain = lib.plain_desc(self.shape, temporary)
-        self.memory = lib.memory(plain, owner)
-        self.reorder = None
-        if not lib.lib.dnnl_memory_desc_equal(plain, chosen_desc):
-            self.chosen_memory = lib.memory(chosen_desc, owner)
-            self.chosen_floats = lib.lib.dnnl_memory_desc_get_size(chosen_desc) // 4
-            source, target = (chosen_desc, plain) if is_output else (plain, chosen_desc)
+        self.chosen_memory = lib.memory(chosen_desc, owner)
+        self.chosen_floats = lib.lib.dnnl_memory_desc_get_size(chosen_desc) // 4
+        self.reorders = {}
+        for layout in layouts:
+            user = lib.layout_desc(self.shape, temporary, layout)
+            if lib.lib.dnnl_memory_desc_equal(user, chosen_desc):
+                self.reorders[layout] = None
+                continue
+            source, target = (chosen_desc, user) if is_output else (user, chosen_desc)
             primitive_desc = lib.primitive_desc("reorder", temporary, source, lib.engine, target, lib.engine, None)
-            self.reorder = (lib.primitive(primitive_desc, owner), lib.memory(source, owner),
-                            lib.memory(target, owner))
+            self.reorders[layout] = (lib.primitive(primitive_desc, owner), lib.memory(source, owner),
+                                     lib.memory(target, owner))
 
 
 def _aligned_buffer(floats):
@@ -236,49 +278,54 @@ def _aligned_buffer(floats):
 
 
 class _Step:
-    """One primitive (forward, backward data or backward weights) with its operands; the last operand is the output."""
+    """One primitive (forward, backward data or backward weights) with its operands; the last operand is the output.
 
-    def __init__(self, lib, primitive_desc, operands, owner, temporary):
+    ``activations`` are the arguments that are 4-D activation maps (they may come and go channels-last)."""
+
+    def __init__(self, lib, primitive_desc, operands, owner, temporary, activations=()):
         self.lib, self.lock = lib, threading.Lock()
         self.primitive = lib.primitive(primitive_desc, owner)
         self.operands = [_Operand(lib, arg, shape, lib.lib.dnnl_primitive_desc_query_md(primitive_desc, query, 0),
-                                  index == len(operands) - 1, owner, temporary)
+                                  index == len(operands) - 1, owner, temporary,
+                                  (PLAIN, CHANNELS_LAST) if arg in activations else (PLAIN,))
                          for index, (arg, shape, query) in enumerate(operands)]
         scratchpad_desc = lib.lib.dnnl_primitive_desc_query_md(primitive_desc, _QUERY_SCRATCHPAD, 0)
         self.scratchpad_floats = lib.lib.dnnl_memory_desc_get_size(scratchpad_desc) // 4 if scratchpad_desc else 0
         self.scratchpad = lib.memory(scratchpad_desc, owner) if self.scratchpad_floats else None
 
-    def run(self, *inputs):
-        """Execute on contiguous float32 CPU tensors (in operand order, output excluded); returns the output tensor."""
+    def run(self, *inputs, layout=PLAIN):
+        """Execute on float32 CPU tensors whose memory is dense in either order (in operand order, output
+        excluded); returns the output tensor, its memory in ``layout``."""
         with self.lock:  # the memory objects' data pointers are shared state
-            return self._run(inputs)
+            return self._run(inputs, layout)
 
-    def _run(self, inputs):
+    def _run(self, inputs, layout):
         set_pointer = self.lib.lib.dnnl_memory_set_data_handle
-        output = paddle.empty(list(self.operands[-1].shape), "float32")
-        pointers = [tensor.data_ptr() for tensor in inputs] + [output.data_ptr()]
+        output = empty(self.operands[-1].shape, layout)
+        placed = [(tensor.data_ptr(), memory_layout(tensor)) for tensor in inputs] + [(output.data_ptr(), layout)]
         args, buffers = [], []  # buffers: operands in the primitive's layouts and its scratch memory, kept alive
-        output_buffer = None  # the output in the primitive's layout, when that is not Paddle's
-        for operand, pointer in zip(self.operands, pointers):
-            if operand.reorder is None:
-                set_pointer(operand.memory, _Handle(pointer))
-                args.append((operand.arg, operand.memory))
+        output_reorder = None  # (reorder, buffer) when the output comes in a layout other than the primitive's
+        for operand, (pointer, user_layout) in zip(self.operands, placed):
+            reorder = operand.reorders[user_layout]
+            args.append((operand.arg, operand.chosen_memory))
+            if reorder is None:
+                set_pointer(operand.chosen_memory, _Handle(pointer))
                 continue
             buffer = _aligned_buffer(operand.chosen_floats)
             buffers.append(buffer)
             set_pointer(operand.chosen_memory, _Handle(buffer.ctypes.data))
-            args.append((operand.arg, operand.chosen_memory))
             if operand.is_output:
-                output_buffer = buffer
+                output_reorder = (reorder, buffer)
             else:
-                self._reorder(operand.reorder, pointer, buffer.ctypes.data)
+                self._reorder(reorder, pointer, buffer.ctypes.data)
         if self.scratchpad is not None:
             buffers.append(_aligned_buffer(self.scratchpad_floats))
             set_pointer(self.scratchpad, _Handle(buffers[-1].ctypes.data))
             args.append((ARG_SCRATCHPAD, self.scratchpad))
         self.lib.execute(self.primitive, args)
-        if output_buffer is not None:
-            self._reorder(self.operands[-1].reorder, output_buffer.ctypes.data, output.data_ptr())
+        if output_reorder is not None:
+            reorder, buffer = output_reorder
+            self._reorder(reorder, buffer.ctypes.data, output.data_ptr())
         return output
 
     def _reorder(self, reorder, source_pointer, target_pointer):
@@ -301,11 +348,16 @@ class _PrimitiveSet:
 
 
 class ConvPrimitives(_PrimitiveSet):
-    """oneDNN forward, backward-data and backward-weights convolutions for one :class:`ConvGeometry` (no bias)."""
+    """oneDNN forward, backward-data and backward-weights convolutions for one :class:`ConvGeometry` (no bias).
 
-    def _build(self, lib, temporary, geometry):
-        src, weights, dst = (lib.any_desc(shape, temporary) for shape in (geometry.src, geometry.weights,
-                                                                          geometry.dst))
+    With ``channels_last`` the activations (input, output and their gradients) stay in NHWC order, in which oneDNN's
+    kernels read and write Paddle's tensors without reorders; otherwise oneDNN picks blocked layouts for them and
+    tensors are reordered in and out. Weights are reordered to oneDNN's layout either way."""
+
+    def _build(self, lib, temporary, geometry, channels_last=False):
+        src, dst = ((lib.layout_desc(shape, temporary, CHANNELS_LAST) if channels_last
+                     else lib.any_desc(shape, temporary)) for shape in (geometry.src, geometry.dst))
+        weights = lib.any_desc(geometry.weights, temporary)
         window = [_Dims(*values) for values in (geometry.stride, [d - 1 for d in geometry.dilation],
                                                 geometry.pad_begin, geometry.pad_end)]
         forward = lib.primitive_desc("convolution_forward", temporary, lib.engine, _FORWARD_TRAINING,
@@ -317,8 +369,10 @@ class ConvPrimitives(_PrimitiveSet):
                                               lib.user_scratchpad)
         shapes = {ARG_SRC: geometry.src, ARG_DIFF_SRC: geometry.src, ARG_WEIGHTS: geometry.weights,
                   ARG_DIFF_WEIGHTS: geometry.weights, ARG_DST: geometry.dst, ARG_DIFF_DST: geometry.dst}
+        activations = (ARG_SRC, ARG_DIFF_SRC, ARG_DST, ARG_DIFF_DST)
         self.forward, self.backward_data, self.backward_weights = (
-            _Step(lib, primitive_desc, [(arg, shapes[arg], _QUERY_OF[arg]) for arg in args], self.owner, temporary)
+            _Step(lib, primitive_desc, [(arg, shapes[arg], _QUERY_OF[arg]) for arg in args], self.owner, temporary,
+                  activations)
             for primitive_desc, args in ((forward, (ARG_SRC, ARG_WEIGHTS, ARG_DST)),
                                          (backward_data, (ARG_DIFF_DST, ARG_WEIGHTS, ARG_DIFF_SRC)),
                                          (backward_weights, (ARG_SRC, ARG_DIFF_DST, ARG_DIFF_WEIGHTS))))
@@ -335,7 +389,7 @@ class ReluPrimitives(_PrimitiveSet):
     """oneDNN forward and backward (leaky) ReLU, ``max(x, 0) + slope * min(x, 0)``, on plain arrays of one shape."""
 
     def _build(self, lib, temporary, shape, negative_slope):
-        plain = lib.plain_desc(shape, temporary)
+        plain = lib.layout_desc(shape, temporary)
         forward = lib.primitive_desc("eltwise_forward", temporary, lib.engine, _FORWARD_TRAINING, _ELTWISE_RELU,
                                      plain, plain, negative_slope, 0.0, lib.user_scratchpad)
         backward = lib.primitive_desc("eltwise_backward", temporary, lib.engine, _ELTWISE_RELU, plain, plain, plain,
@@ -365,9 +419,10 @@ def relu_primitives(shape, negative_slope):
 
 
 @functools.lru_cache(maxsize=256)
-def conv_primitives(geometry):
-    """Cached :class:`ConvPrimitives` for ``geometry``, or None when oneDNN is unavailable or rejects it."""
-    return _built(ConvPrimitives, geometry)
+def conv_primitives(geometry, channels_last=False):
+    """Cached :class:`ConvPrimitives` for ``geometry`` (NHWC activations with ``channels_last``), or None when
+    oneDNN is unavailable or rejects it."""
+    return _built(ConvPrimitives, geometry, channels_last)
 
 
 def axis_pair(value):
@@ -394,7 +449,7 @@ def _conv_geometry(src, weights, dst, stride, padding, dilation):
     return ConvGeometry(tuple(src), tuple(weights), tuple(dst), stride, dilation, padding, tuple(pad_end))
 
 
-def _dense(tensor):
+def _plain(tensor):
     return tensor if tensor.is_contiguous() else tensor.contiguous()
 
 
@@ -423,29 +478,31 @@ def _may_run(*tensors):
             and (_recording_depth > 0 or not _needs_graph(*tensors)))
 
 
-def _apply(node, direct_step, primitives, x, *others):
-    """``direct_step.run(x, *others)`` where no gradient is recorded, else the autograd ``node`` (a PyLayer that
-    takes its ``primitives`` after the tensors)."""
-    x, *others = (_dense(tensor) for tensor in (x, *others))
-    if _needs_graph(x, *others):
-        return node.apply(x, *others, primitives)
-    return direct_step.run(x, *others)
+def _apply(node, direct_step, extra, inputs, layout=PLAIN):
+    """``direct_step.run(*inputs)`` (its output in ``layout``) where no gradient is recorded, else the autograd
+    ``node`` (a PyLayer that takes the ``extra`` arguments after the tensors)."""
+    if _needs_graph(*inputs):
+        return node.apply(*inputs, *extra)
+    return direct_step.run(*inputs, layout=layout)
 
 
 class _Convolution(PyLayer):
-    """A conv, or a transposed conv, with its passes from :meth:`ConvPrimitives.passes`."""
+    """A conv, or a transposed conv, with its passes from :meth:`ConvPrimitives.passes`; the output in ``layout``,
+    the input gradient in the input's memory order."""
 
     @staticmethod
-    def forward(ctx, x, weight, passes):
-        ctx.passes = passes
+    def forward(ctx, x, weight, passes, layout):
+        ctx.passes, ctx.layout = passes, layout
         ctx.save_for_backward(x, weight)
-        return passes.forward.run(x, weight)
+        return passes.forward.run(x, weight, layout=layout)
 
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensor()
-        grad, passes = _dense(grad), ctx.passes
-        grad_x = None if x.stop_gradient else passes.input_gradient.run(grad, weight)
+        grad, passes = dense(grad, ctx.layout), ctx.passes
+        grad_x = None
+        if not x.stop_gradient:
+            grad_x = passes.input_gradient.run(grad, weight, layout=memory_layout(x))
         grad_weight = None
         if not weight.stop_gradient:  # the weight gradient pairs the conv's own input and output gradient
             grad_weight = passes.weights_gradient.run(*((grad, x) if passes.transposed else (x, grad)))
@@ -462,21 +519,35 @@ class _Relu(PyLayer):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensor()
-        return ctx.primitives.backward.run(x, _dense(grad))
+        return ctx.primitives.backward.run(x, _plain(grad))
 
 
 def relu(x, negative_slope=0.0):
     """``F.leaky_relu(x, negative_slope)`` (``F.relu`` for slope 0) of a float32 tensor through oneDNN, or None when
-    oneDNN is unavailable or a gradient would be recorded outside :func:`recorded_backward`."""
+    oneDNN is unavailable or a gradient would be recorded outside :func:`recorded_backward`. A channels-last input
+    gives a channels-last output."""
     if not _may_run(x):
         return None
+    if memory_layout(x) == CHANNELS_LAST:  # elementwise: run on the NHWC memory as it lies
+        out = relu(x.transpose(_TO_NHWC), negative_slope)
+        return None if out is None else out.transpose(_TO_NCHW)
     primitives = relu_primitives(tuple(x.shape), float(negative_slope))
-    return None if primitives is None else _apply(_Relu, primitives.forward, primitives, x)
+    return None if primitives is None else _apply(_Relu, primitives.forward, [primitives], [_plain(x)])
 
 
-def conv2d(x, weight, stride, padding, dilation):
+def _convolve(x, weight, geometry, transposed, channels_last):
+    layout = CHANNELS_LAST if channels_last else PLAIN
+    primitives = conv_primitives(geometry, channels_last)
+    if primitives is None:
+        return None
+    passes = primitives.passes(transposed)
+    return _apply(_Convolution, passes.forward, [passes, layout], [dense(x, layout), _plain(weight)], layout)
+
+
+def conv2d(x, weight, stride, padding, dilation, channels_last=False):
     """``F.conv2d(x, weight, None, stride, padding, dilation)`` (NCHW, groups 1, float32) through oneDNN, or None
-    when oneDNN is unavailable or does not take this geometry (the caller then runs Paddle's kernel)."""
+    when oneDNN is unavailable or does not take this geometry (the caller then runs Paddle's kernel). With
+    ``channels_last`` the output's memory is NHWC (see :class:`ConvPrimitives`); inputs may come in either order."""
     window = _window(stride, padding, dilation)
     if window is None or x.ndim != 4 or not _may_run(x, weight):
         return None
@@ -486,17 +557,14 @@ def conv2d(x, weight, stride, padding, dilation):
             for axis, side in enumerate((height, width))]
     if min(size) < 1:
         return None
-    primitives = conv_primitives(_conv_geometry(x.shape, weight.shape, [batch, weight.shape[0], *size], stride,
-                                                padding, dilation))
-    if primitives is None:
-        return None
-    passes = primitives.passes(transposed=False)
-    return _apply(_Convolution, passes.forward, passes, x, weight)
+    geometry = _conv_geometry(x.shape, weight.shape, [batch, weight.shape[0], *size], stride, padding, dilation)
+    return _convolve(x, weight, geometry, False, channels_last)
 
 
-def conv2d_transpose(x, weight, stride, padding, dilation, output_hw):
+def conv2d_transpose(x, weight, stride, padding, dilation, output_hw, channels_last=False):
     """``F.conv2d_transpose`` of NCHW ``x`` with ``[C_in, C_out, kh, kw]`` weights to an ``output_hw`` map (groups 1,
-    float32, no bias) through oneDNN, or None when oneDNN is unavailable or does not take this geometry."""
+    float32, no bias) through oneDNN, or None when oneDNN is unavailable or does not take this geometry;
+    ``channels_last`` as for :func:`conv2d`."""
     window = _window(stride, padding, dilation)
     if window is None or x.ndim != 4 or not _may_run(x, weight):
         return None
@@ -505,8 +573,4 @@ def conv2d_transpose(x, weight, stride, padding, dilation, output_hw):
     geometry = _conv_geometry(output_shape, weight.shape, x.shape, stride, padding, dilation)
     if min(geometry.pad_end) < 0:
         return None
-    primitives = conv_primitives(geometry)
-    if primitives is None:
-        return None
-    passes = primitives.passes(transposed=True)
-    return _apply(_Convolution, passes.forward, passes, x, weight)
+    return _convolve(x, weight, geometry, True, channels_last)

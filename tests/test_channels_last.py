@@ -75,20 +75,32 @@ def test_relu_of_a_channels_last_tensor_stays_channels_last_and_exact(slope):
 
 
 @pytest.mark.parametrize("training", [True, False])
-def test_batch_norm_of_a_channels_last_tensor_matches_the_plain_layer_with_its_statistics(training):
+@pytest.mark.parametrize("upstream_channels_last", [False, True])
+def test_batch_norm_of_a_channels_last_tensor_matches_the_plain_layer_with_its_statistics(
+        training, upstream_channels_last):
+    """Training mode runs oneDNN's batch norm (forward and backward, inside the recorded step) and updates the
+    running statistics as Paddle does; inference mode with gradients falls back to Paddle's NHWC kernel."""
     fast, plain = fast_layers.BatchNorm2D(16, momentum=0.9), nn.BatchNorm2D(16, momentum=0.9)
-    plain.set_state_dict(fast.state_dict())
-    fast._mean.set_value(paddle.full([16], 0.3))
-    plain._mean.set_value(paddle.full([16], 0.3))
     for layer in (fast, plain):
+        layer._mean.set_value(paddle.full([16], 0.3))
+        layer._variance.set_value(paddle.full([16], 2.0))
+        layer.weight.set_value(paddle.linspace(0.5, 2.0, 16))
         layer.train() if training else layer.eval()
     x = _tensor((3, 16, 6, 5), 3, channels_last=True)
-    out, grads = _outputs_and_gradients(lambda a, *_: fast(a), [x, fast.weight, fast.bias], True)
+    onednn.batch_norm_primitives.cache_clear()
+    with onednn.recorded_backward():
+        out, grads = _outputs_and_gradients(lambda a, *_: fast(a), [x, fast.weight, fast.bias], upstream_channels_last)
+    assert onednn.batch_norm_primitives.cache_info().currsize == (1 if training else 0)
     assert is_channels_last(out) and _outputs_and_gradients.orders[0] == onednn.CHANNELS_LAST
-    expected, expected_grads = _outputs_and_gradients(lambda a, *_: plain(a), [x, plain.weight, plain.bias], True)
+    expected, expected_grads = _outputs_and_gradients(lambda a, *_: plain(a), [x, plain.weight, plain.bias],
+                                                      upstream_channels_last)
     _assert_close([out, *grads], [expected, *expected_grads])
     _assert_close([fast._mean, fast._variance], [plain._mean, plain._variance])
     assert training == (abs(float(fast._mean.mean()) - 0.3) > 1e-4)  # training updates the running mean
+    with paddle.no_grad():  # without gradients oneDNN runs in both modes
+        _assert_close([fast(x)], [plain(x)])
+    assert onednn.batch_norm_primitives.cache_info().currsize == 1
+    _assert_close([fast._mean, fast._variance], [plain._mean, plain._variance])
 
 
 def test_bias_add_concat_and_fork_keep_channels_last_and_match_paddle():

@@ -17,8 +17,15 @@ layer; 1.8 ms instead of 66.5 ms for the PatchGAN's logit conv (512 -> 1, 4x4, 3
 :class:`Pad2D` reflect- or replicate-pads small maps (the ResNet blocks' 64x64 maps) with two matrix products, since
 Paddle's CPU pad kernel is slow: 7.4 ms instead of 20 ms forward + backward for a ``[1, 256, 64, 64]`` map.
 
-The fast forms run only in dynamic-graph mode, on CPU tensors, in NCHW with zero padding (the few-output form also
-needs stride 1, dilation 1, groups 1 and padding smaller than the kernel). Everything else (GPU,
+Channels-last activations: in the U-Net and the PatchGAN (batch norm or none) the oneDNN convs write their outputs
+in NHWC memory behind the usual NCHW tensor (a ``transpose`` view), the form oneDNN's kernels read and write without
+reorders. :class:`BatchNorm2D` (oneDNN's batch norm on such maps), the ReLUs, the bias adds, :func:`concat_channels`
+and :func:`fork` (a skip connection's two gradients summed in NHWC) keep that memory order, so activations cross
+the networks without being reordered between layouts; any other op just sees an NCHW tensor. On a 2-core Xeon this
+made the batch-4 training step 7 % faster, and oneDNN's batch norm another 5 %.
+
+The fast forms run only in dynamic-graph mode, on CPU tensors, in NCHW layers with zero padding (the few-output form
+also needs stride 1, dilation 1, groups 1 and padding smaller than the kernel). Everything else (GPU,
 ``paddle.jit.to_static`` / export) runs the plain layer. ``PPIX2PIX_PLAIN_LAYERS=1`` in the environment or the
 :func:`plain_layers` context switches the fast forms off.
 """
@@ -49,8 +56,8 @@ def fast_layers_summary():
     """One line for the start-up log: which CPU fast forms are on."""
     if not fast_layers_enabled():
         return "CPU fast layers: off (Paddle's kernels everywhere)"
-    kernels = (f"oneDNN {onednn.version()} convs and ReLUs" if onednn.available()
-               else "Paddle's conv kernels (no usable oneDNN in the Paddle wheel)")
+    kernels = (f"oneDNN {onednn.version()} convs, ReLUs and batch norms, channels-last activations in U-Nets and "
+               f"PatchGANs" if onednn.available() else "Paddle's conv kernels (no usable oneDNN in the Paddle wheel)")
     return f"CPU fast layers: {kernels}; per-channel bias adds, col2im few-output convs, matrix reflection pads"
 
 
@@ -142,11 +149,19 @@ def use_channels_last(net):
 
 
 class BatchNorm2D(nn.BatchNorm2D):
-    """``nn.BatchNorm2D`` (same parameters and statistics) that normalizes a channels-last input in its NHWC memory."""
+    """``nn.BatchNorm2D`` (same parameters and statistics) that normalizes a channels-last input in its NHWC memory:
+    through oneDNN (:func:`.onednn.batch_norm`) where it can, else Paddle's NHWC kernel."""
 
     def forward(self, x):
         if self._data_format != "NCHW" or not fast_form_may_run(x) or not is_channels_last(x):
             return nn.BatchNorm2D.forward(self, x)
+        training = self.training and not self._use_global_stats
+        out = None
+        if self.weight is not None and self.bias is not None:
+            out = onednn.batch_norm(x, self._mean, self._variance, self.weight, self.bias, training, self._momentum,
+                                    self._epsilon)
+        if out is not None:
+            return out
         return _per_channel(F.batch_norm, x, running_mean=self._mean, running_var=self._variance,
                             weight=self.weight, bias=self.bias, training=self.training, momentum=self._momentum,
                             epsilon=self._epsilon, use_global_stats=self._use_global_stats)

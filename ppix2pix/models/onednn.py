@@ -1,4 +1,4 @@
-"""2-D convolutions and (leaky) ReLUs through oneDNN, the library Paddle's CPU wheel ships
+"""2-D convolutions, (leaky) ReLUs and batch norms through oneDNN, the library Paddle's CPU wheel ships
 (``paddle/libs/libdnnl.so.3``), called by ctypes.
 
 Paddle 3.3's dynamic graph runs its own im2col + GEMM conv kernels on CPU; oneDNN is used only by the inference
@@ -6,6 +6,11 @@ predictor. oneDNN's direct convolutions (blocked layouts, JIT-compiled for the C
 CPU, and run the pix2pix layers 1.3-5x faster than Paddle's kernels (``benchmarks/README.md``). This module builds
 oneDNN forward, backward-data and backward-weights primitives for one conv geometry, lets oneDNN choose its memory
 layouts, and reorders plain NCHW Paddle tensors in and out of them. Primitives are cached per geometry.
+
+Activations may also be channels-last: NHWC memory behind an NCHW tensor (:data:`CHANNELS_LAST`, see
+:func:`memory_layout`). Convs built with ``channels_last`` read and write such tensors as they lie, and batch norm runs
+on them; a network whose layers all keep that order (``fast_layers.use_channels_last``) moves no activation between
+layouts.
 
 Where no gradient is recorded (``paddle.no_grad()``, or neither input takes one) the primitives run directly. Where
 one is, a ``PyLayer`` records them, but only inside :func:`recorded_backward`: a ``PyLayer`` cannot tell which of its
@@ -35,6 +40,8 @@ _QUERY_SRC, _QUERY_DIFF_SRC, _QUERY_WEIGHTS, _QUERY_DIFF_WEIGHTS, _QUERY_DST, _Q
 _QUERY_SCRATCHPAD, _SCRATCHPAD_USER = 136, 1
 ARG_SRC, ARG_DST, ARG_WEIGHTS, ARG_SCRATCHPAD = 1, 17, 33, 80
 ARG_DIFF_SRC, ARG_DIFF_DST, ARG_DIFF_WEIGHTS = 129, 145, 161
+_FORWARD_INFERENCE, _BACKWARD, _USE_GLOBAL_STATS, _USE_SCALE_SHIFT = 96, 128, 0x1, 0x2 | 0x4
+ARG_MEAN, ARG_VARIANCE, ARG_SCALE, ARG_SHIFT, ARG_DIFF_SCALE, ARG_DIFF_SHIFT = 49, 50, 51, 52, 255, 256
 _QUERY_OF = {ARG_SRC: _QUERY_SRC, ARG_DIFF_SRC: _QUERY_DIFF_SRC, ARG_WEIGHTS: _QUERY_WEIGHTS,
              ARG_DIFF_WEIGHTS: _QUERY_DIFF_WEIGHTS, ARG_DST: _QUERY_DST, ARG_DIFF_DST: _QUERY_DIFF_DST}
 _MAX_DIMS = 12
@@ -87,7 +94,12 @@ def memory_layout(tensor):
 
 def dense(tensor, layout=PLAIN):
     """``tensor`` when its memory is dense (either order), else a dense copy in ``layout``."""
-    if memory_layout(tensor) is not None:
+    return tensor if memory_layout(tensor) is not None else in_layout(tensor, layout)
+
+
+def in_layout(tensor, layout):
+    """``tensor`` when its memory is dense in ``layout``, else a copy that is."""
+    if memory_layout(tensor) == layout:
         return tensor
     if layout == CHANNELS_LAST:
         return tensor.transpose(_TO_NHWC).contiguous().transpose(_TO_NCHW)
@@ -143,6 +155,11 @@ class _Library:
             "dnnl_reorder_primitive_desc_create": (integer, [out, handle, handle, handle, handle, handle]),
             "dnnl_eltwise_forward_primitive_desc_create": (
                 integer, [out, handle, integer, integer, handle, handle, ctypes.c_float, ctypes.c_float, handle]),
+            "dnnl_batch_normalization_forward_primitive_desc_create": (
+                integer, [out, handle, integer, handle, handle, ctypes.c_float, ctypes.c_uint, handle]),
+            "dnnl_batch_normalization_backward_primitive_desc_create": (
+                integer, [out, handle, integer, handle, handle, handle, ctypes.c_float, ctypes.c_uint, handle,
+                          handle]),
             "dnnl_eltwise_backward_primitive_desc_create": (
                 integer, [out, handle, integer, handle, handle, handle, ctypes.c_float, ctypes.c_float, handle,
                           handle]),
@@ -401,6 +418,42 @@ class ReluPrimitives(_PrimitiveSet):
                               self.owner, temporary)
 
 
+class _FixedStep:
+    """A primitive whose operands all come in the layouts it was built for (no reorders); oneDNN keeps its scratch
+    memory."""
+
+    def __init__(self, lib, primitive_desc, descs, owner):
+        self.lib, self.lock = lib, threading.Lock()
+        self.primitive = lib.primitive(primitive_desc, owner)
+        self.memories = {arg: lib.memory(desc, owner) for arg, desc in descs.items()}
+
+    def run(self, tensors):
+        """Execute with ``tensors`` = {argument id: dense float32 CPU tensor}, outputs included."""
+        with self.lock:
+            for arg, tensor in tensors.items():
+                self.lib.lib.dnnl_memory_set_data_handle(self.memories[arg], _Handle(tensor.data_ptr()))
+            self.lib.execute(self.primitive, [(arg, self.memories[arg]) for arg in tensors])
+
+
+class BatchNormPrimitives(_PrimitiveSet):
+    """oneDNN batch normalization (scale and shift) of channels-last maps of one shape: training forward (batch
+    statistics out), inference forward (given statistics) and backward (input, scale and shift gradients)."""
+
+    def _build(self, lib, temporary, shape, epsilon):
+        maps, channels = lib.layout_desc(shape, temporary, CHANNELS_LAST), lib.layout_desc(shape[1:2], temporary)
+        kinds = {"forward": (_FORWARD_TRAINING, 0), "inference": (_FORWARD_INFERENCE, _USE_GLOBAL_STATS)}
+        descs = {arg: maps for arg in (ARG_SRC, ARG_DST, ARG_DIFF_SRC, ARG_DIFF_DST)}
+        descs.update({arg: channels for arg in (ARG_MEAN, ARG_VARIANCE, ARG_SCALE, ARG_SHIFT, ARG_DIFF_SCALE,
+                                                ARG_DIFF_SHIFT)})
+        for name, (prop_kind, flags) in kinds.items():
+            primitive_desc = lib.primitive_desc("batch_normalization_forward", temporary, lib.engine, prop_kind,
+                                                maps, maps, epsilon, _USE_SCALE_SHIFT | flags, None)
+            setattr(self, name, _FixedStep(lib, primitive_desc, descs, self.owner))
+        backward = lib.primitive_desc("batch_normalization_backward", temporary, lib.engine, _BACKWARD, maps, maps,
+                                      maps, epsilon, _USE_SCALE_SHIFT, primitive_desc, None)
+        self.backward = _FixedStep(lib, backward, descs, self.owner)
+
+
 def _built(primitive_set, *arguments):
     """``primitive_set(library, *arguments)``, or None when oneDNN is unavailable or rejects the arguments."""
     lib = _library()
@@ -416,6 +469,13 @@ def _built(primitive_set, *arguments):
 def relu_primitives(shape, negative_slope):
     """Cached :class:`ReluPrimitives` for ``shape``, or None when oneDNN is unavailable or rejects it."""
     return _built(ReluPrimitives, shape, negative_slope)
+
+
+@functools.lru_cache(maxsize=256)
+def batch_norm_primitives(shape, epsilon):
+    """Cached :class:`BatchNormPrimitives` for channels-last maps of ``shape``, or None when oneDNN is unavailable
+    or rejects them."""
+    return _built(BatchNormPrimitives, shape, epsilon)
 
 
 @functools.lru_cache(maxsize=256)
@@ -574,3 +634,57 @@ def conv2d_transpose(x, weight, stride, padding, dilation, output_hw, channels_l
     if min(geometry.pad_end) < 0:
         return None
     return _convolve(x, weight, geometry, True, channels_last)
+
+
+class _BatchNorm(PyLayer):
+    """Training-mode batch normalization of a channels-last map; also returns the batch mean and variance."""
+
+    @staticmethod
+    def forward(ctx, x, scale, shift, primitives):
+        out, mean, variance = empty(x.shape, CHANNELS_LAST), paddle.empty([x.shape[1]]), paddle.empty([x.shape[1]])
+        primitives.forward.run({ARG_SRC: x, ARG_SCALE: scale, ARG_SHIFT: shift, ARG_DST: out, ARG_MEAN: mean,
+                                ARG_VARIANCE: variance})
+        ctx.primitives = primitives
+        ctx.wanted = [not tensor.stop_gradient for tensor in (x, scale, shift)]
+        ctx.save_for_backward(x, scale, mean, variance)
+        ctx.mark_non_differentiable(mean, variance)
+        return out, mean, variance
+
+    @staticmethod
+    def backward(ctx, grad, *_):
+        x, scale, mean, variance = ctx.saved_tensor()
+        grad_x, grad_scale, grad_shift = empty(x.shape, CHANNELS_LAST), paddle.empty_like(scale), paddle.empty_like(
+            scale)
+        ctx.primitives.backward.run({ARG_SRC: x, ARG_DIFF_DST: in_layout(grad, CHANNELS_LAST), ARG_MEAN: mean,
+                                     ARG_VARIANCE: variance, ARG_SCALE: scale, ARG_DIFF_SRC: grad_x,
+                                     ARG_DIFF_SCALE: grad_scale, ARG_DIFF_SHIFT: grad_shift})
+        return tuple(grad if wanted else None for grad, wanted in zip((grad_x, grad_scale, grad_shift), ctx.wanted))
+
+
+def batch_norm(x, running_mean, running_var, scale, shift, training, momentum, epsilon):
+    """``F.batch_norm`` of a channels-last float32 map through oneDNN (scale and shift given; in training the batch
+    statistics, with ``running_* = momentum * running_* + (1 - momentum) * batch``), or None when oneDNN is
+    unavailable, the map is not channels-last, or a gradient would be recorded outside :func:`recorded_backward`
+    (or through the running statistics of an inference-mode norm)."""
+    if x.ndim != 4 or memory_layout(x) != CHANNELS_LAST or not _may_run(x, scale, shift):
+        return None
+    if not training and _needs_graph(x, scale, shift):
+        return None
+    primitives = batch_norm_primitives(tuple(x.shape), float(epsilon))
+    if primitives is None:
+        return None
+    if not training:
+        out = empty(x.shape, CHANNELS_LAST)
+        primitives.inference.run({ARG_SRC: x, ARG_MEAN: _plain(running_mean), ARG_VARIANCE: _plain(running_var),
+                                  ARG_SCALE: _plain(scale), ARG_SHIFT: _plain(shift), ARG_DST: out})
+        return out
+    if _needs_graph(x, scale, shift):
+        out, mean, variance = _BatchNorm.apply(x, _plain(scale), _plain(shift), primitives)
+    else:
+        out, mean, variance = empty(x.shape, CHANNELS_LAST), paddle.empty([x.shape[1]]), paddle.empty([x.shape[1]])
+        primitives.forward.run({ARG_SRC: x, ARG_SCALE: _plain(scale), ARG_SHIFT: _plain(shift), ARG_DST: out,
+                                ARG_MEAN: mean, ARG_VARIANCE: variance})
+    with paddle.no_grad():
+        running_mean.set_value(running_mean * momentum + mean * (1.0 - momentum))
+        running_var.set_value(running_var * momentum + variance * (1.0 - momentum))
+    return out

@@ -68,6 +68,23 @@ def time_calls(function, repeats, warmup, counters=None):
     return times
 
 
+def serve_steps(step, warmup):
+    """Worker side of ``compare.py --paired-steps``: run ``step`` ``warmup`` times, print ``{"ready": true}``, then
+    for each ``step`` line on stdin run it once and print ``{"seconds": ...}``; at any other line or end of input
+    print ``{"peak_rss_mb": ...}`` and return. One JSON object per stdout line."""
+    import sys
+    for _ in range(warmup):
+        step()
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        if line.strip() != "step":
+            break
+        start = time.perf_counter()
+        step()
+        print(json.dumps({"seconds": round(time.perf_counter() - start, 4)}), flush=True)
+    print(json.dumps({"peak_rss_mb": peak_rss_mb()}), flush=True)
+
+
 def summarize(times):
     """min / median / max of a list of seconds, rounded."""
     return {"min": round(min(times), 4), "median": round(statistics.median(times), 4), "max": round(max(times), 4)}

@@ -5,7 +5,11 @@ Each round runs, in turn: the ppix2pix train step (benchmarks/train_step.py) and
 the exported model through the Paddle Inference predictor, and eager PyTorch. Interleaving spreads background load
 over all contenders. Prints per-round times, medians over rounds and ratios (ppix2pix / PyTorch) as JSON.
 
-    python benchmarks/compare.py --torch-python /work/torch-venv/bin/python --rounds 3
+With ``--paired-steps N`` the training steps are also timed in pairs: one ppix2pix and one PyTorch process stay up
+(only one of them runs at a time) and take turns, one iteration each, N times; the ratio of each adjacent pair is
+immune to the slow drifts of a shared host that can move a whole round by 40 %.
+
+    python benchmarks/compare.py --torch-python /work/torch-venv/bin/python --rounds 3 --paired-steps 12
 """
 import argparse
 import json
@@ -31,6 +35,8 @@ def build_parser():
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--train-batches", type=int, nargs="*", default=[1, 4])
     parser.add_argument("--infer-batches", type=int, nargs="*", default=[1, 8])
+    parser.add_argument("--paired-steps", type=int, default=0,
+                        help="also time N training iterations per batch size in adjacent ppix2pix / PyTorch pairs")
     return parser
 
 
@@ -63,6 +69,55 @@ def contenders(args, export_dir):
     return items
 
 
+class _Worker:
+    """A benchmark process serving training steps on request (``bench_common.serve_steps``)."""
+
+    def __init__(self, command):
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.reply("ready")
+
+    def reply(self, key):
+        for line in self.process.stdout:
+            if line.startswith("{") and key in (message := json.loads(line)):
+                return message[key]
+        raise RuntimeError(f"{' '.join(self.process.args)} ended before answering {key!r}")
+
+    def step(self):
+        self.process.stdin.write("step\n")
+        self.process.stdin.flush()
+        return self.reply("seconds")
+
+    def close(self):
+        self.process.stdin.close()
+        peak = self.reply("peak_rss_mb")
+        self.process.wait()
+        return peak
+
+
+def paired_train(args, batch):
+    """``--paired-steps`` iterations of ppix2pix and PyTorch at ``batch``, taking turns (who goes first alternates);
+    s/iteration medians and the ratio of each adjacent pair."""
+    timing = ["--warmup", str(max(args.warmup, 1))]
+    workers = {"ppix2pix": _Worker([sys.executable, os.path.join(HERE, "train_step.py"), *timing, "--child",
+                                    str(batch), "--serve"]),
+               "torch": _Worker([args.torch_python, os.path.join(HERE, "reference_torch.py"), "--benchmark",
+                                 "--serve", *timing, "--batch-sizes", str(batch)])}
+    times = {name: [] for name in workers}
+    try:
+        for number in range(args.paired_steps):
+            for name in (("ppix2pix", "torch") if number % 2 == 0 else ("torch", "ppix2pix")):
+                times[name].append(workers[name].step())
+    finally:
+        peaks = {name: worker.close() for name, worker in workers.items()}
+    pair_ratios = [ours / theirs for ours, theirs in zip(times["ppix2pix"], times["torch"])]
+    print(f"paired b{batch}: ratio median {statistics.median(pair_ratios):.3f}", file=sys.stderr, flush=True)
+    return {"s_per_iter": {name: round(statistics.median(values), 4) for name, values in times.items()},
+            "pair_ratios": [round(r, 3) for r in pair_ratios],
+            "ratio_median": round(statistics.median(pair_ratios), 3),
+            "ratio_quartiles": [round(q, 3) for q in statistics.quantiles(pair_ratios, n=4)[::2]],
+            "times": times, "peak_rss_mb": peaks}
+
+
 def ratios(medians):
     """ppix2pix / PyTorch for every ppix2pix entry whose PyTorch counterpart was measured."""
     out = {}
@@ -91,12 +146,14 @@ def main(argv=None):
                 peaks[label] = max(peaks.get(label, 0), result["peak_rss_mb"])
                 print(f"round {number + 1} {label}: {measured[label]}", file=sys.stderr, flush=True)
             rounds.append(measured)
-    medians = {label: round(statistics.median(r[label] for r in rounds), 4) for label in rounds[0]}
+    paired = {f"train b{batch}": paired_train(args, batch) for batch in args.train_batches} if args.paired_steps else {}
+    medians = {label: round(statistics.median(r[label] for r in rounds), 4) for label in rounds[0]} if rounds else {}
     bench.print_json({
         "units": "train: s/iteration; infer: ms/image",
         "machine": {"cpu": bench.cpu_model(), "usable_cores": len(os.sched_getaffinity(0)),
                     "load_average": os.getloadavg()},
         "rounds": rounds, "medians": medians, "ratios_vs_torch": ratios(medians), "peak_rss_mb": peaks,
+        "paired": paired,
     })
     return 0
 

@@ -220,6 +220,8 @@ def benchmark(argv=None):
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--serve", action="store_true",
+                        help="train step of the first batch size on request (worker of compare.py --paired-steps)")
     args = parser.parse_args(argv)
     batch_sizes = args.batch_sizes or ([1, 8] if args.infer else [1, 4])
     torch.manual_seed(0)
@@ -238,6 +240,9 @@ def benchmark(argv=None):
         else:
             generator.train()
             run = train_step_function(generator, discriminator, real_input, real_target)
+            if args.serve:
+                bench.serve_steps(run, args.warmup)
+                return
         counters = {}
         times = bench.time_calls(run, args.repeats, args.warmup, counters)
         result = {"framework": "torch", "torch": torch.__version__, "generator": args.generator, "batch": batch_size,

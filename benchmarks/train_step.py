@@ -34,6 +34,7 @@ def build_parser():
                         help="config override, e.g. model.generator.name=resnet_9blocks (repeatable)")
     parser.add_argument("--to-static", action="store_true", help="wrap G and D in paddle.jit.to_static")
     parser.add_argument("--child", type=int, metavar="BATCH", help=argparse.SUPPRESS)
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # with --child: compare.py's worker
     return parser
 
 
@@ -89,6 +90,9 @@ def run_child(args):
         losses = model.train_step(real_input, real_target)
         float(losses["G"])  # wait for the step to finish
 
+    if args.serve:
+        bench.serve_steps(step, args.warmup)
+        return
     counters = {}
     times = bench.time_calls(step, args.repeats, args.warmup, counters)
     print(json.dumps({"batch": batch_size, "s_per_iter": bench.summarize(times), "times": [round(t, 4) for t in times],

@@ -1,4 +1,6 @@
 """Channels-last activations (NHWC memory behind NCHW tensors) give what the plain NCHW layers give."""
+import contextlib
+
 import numpy as np
 import paddle
 import paddle.nn as nn
@@ -103,24 +105,34 @@ def test_batch_norm_of_a_channels_last_tensor_matches_the_plain_layer_with_its_s
     _assert_close([fast._mean, fast._variance], [plain._mean, plain._variance])
 
 
-def test_bias_add_concat_and_fork_keep_channels_last_and_match_paddle():
+@pytest.mark.parametrize("recorded", [True, False])
+@pytest.mark.parametrize("upstream_channels_last", [True, False])
+def test_bias_add_concat_and_fork_keep_channels_last_and_match_paddle(recorded, upstream_channels_last):
+    """Inside the recorded step the concat is oneDNN's (its gradient copied out of the output gradient per input),
+    outside it Paddle's NHWC concat; both give Paddle's values and gradients, channels-last."""
     x = _tensor((2, 16, 5, 6), 4, channels_last=True)
     bias = _tensor((16,), 5)
     other = _tensor((2, 8, 5, 6), 6, channels_last=True)
+    frozen = _tensor((2, 4, 5, 6), 7, needs_grad=False, channels_last=True)
 
     def fast_form(a, b, c):
         skip, a = fast_layers.fork(a)
-        return fast_layers.concat_channels([skip, fast_layers.channel_bias_add(a, b), c])
+        return fast_layers.concat_channels([skip, fast_layers.channel_bias_add(a, b), frozen, c])
 
     def plain_form(a, b, c):
-        return paddle.concat([a, a + b.reshape([1, -1, 1, 1]), c], axis=1)
+        return paddle.concat([a, a + b.reshape([1, -1, 1, 1]), frozen, c], axis=1)
 
-    out, grads = _outputs_and_gradients(fast_form, [x, bias, other], upstream_channels_last=True)
-    assert out.shape == [2, 40, 5, 6] and is_channels_last(out)
+    onednn.concat_primitives.cache_clear()
+    with onednn.recorded_backward() if recorded else contextlib.nullcontext():
+        out, grads = _outputs_and_gradients(fast_form, [x, bias, other], upstream_channels_last)
+    assert onednn.concat_primitives.cache_info().currsize == int(recorded)
+    assert out.shape == [2, 44, 5, 6] and is_channels_last(out)
     # the fork summed the skip and the bias-add gradients channels-last
     assert _outputs_and_gradients.orders[0] == onednn.CHANNELS_LAST
-    expected, expected_grads = _outputs_and_gradients(plain_form, [x, bias, other], True)
+    expected, expected_grads = _outputs_and_gradients(plain_form, [x, bias, other], upstream_channels_last)
     _assert_close([out, *grads], [expected, *expected_grads])
+    with paddle.no_grad():
+        _assert_close([fast_form(x, bias, other)], [expected])
 
 
 def _activation_orders(net, x):
@@ -159,7 +171,11 @@ def _parameter_gradients(net, x, form):
 @pytest.mark.parametrize("network", ["unet", "patch"])
 def test_networks_get_the_plain_layers_gradients_through_the_channels_last_path(network):
     """Every parameter gradient of a U-Net (skip connections: fork + concat, dropout) and a PatchGAN matches the
-    plain layers', so nothing is lost where activations change memory order."""
+    plain layers', so nothing is lost where activations change memory order.
+
+    Seeded: with batch 2 the innermost batch norms see 8 values per channel, and for some random weights their
+    backward amplifies the float32 rounding differences between oneDNN's and Paddle's kernels past 1e-3."""
+    paddle.seed(1)
     if network == "unet":
         net = build_generator({"name": "unet_128", "ngf": 8})
         x = _tensor((2, 3, 128, 128), 9, needs_grad=False)

@@ -107,8 +107,11 @@ def channel_bias_add(x, bias):
 
 def concat_channels(tensors):
     """``paddle.concat(tensors, axis=1)``; channels-last inputs are joined in their NHWC memory (the result
-    channels-last too) rather than copied to NCHW first."""
+    channels-last too, through oneDNN where it can) rather than copied to NCHW first."""
     if fast_form_may_run(tensors[0]) and all(is_channels_last(x) for x in tensors):
+        out = onednn.concat_channels(tensors)
+        if out is not None:
+            return out
         return paddle.concat([x.transpose([0, 2, 3, 1]) for x in tensors], axis=3).transpose([0, 3, 1, 2])
     return paddle.concat(tensors, axis=1)
 

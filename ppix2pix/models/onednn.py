@@ -42,6 +42,7 @@ ARG_SRC, ARG_DST, ARG_WEIGHTS, ARG_SCRATCHPAD = 1, 17, 33, 80
 ARG_DIFF_SRC, ARG_DIFF_DST, ARG_DIFF_WEIGHTS = 129, 145, 161
 _FORWARD_INFERENCE, _BACKWARD, _USE_GLOBAL_STATS, _USE_SCALE_SHIFT = 96, 128, 0x1, 0x2 | 0x4
 ARG_MEAN, ARG_VARIANCE, ARG_SCALE, ARG_SHIFT, ARG_DIFF_SCALE, ARG_DIFF_SHIFT = 49, 50, 51, 52, 255, 256
+ARG_MULTIPLE_SRC = 1024
 _QUERY_OF = {ARG_SRC: _QUERY_SRC, ARG_DIFF_SRC: _QUERY_DIFF_SRC, ARG_WEIGHTS: _QUERY_WEIGHTS,
              ARG_DIFF_WEIGHTS: _QUERY_DIFF_WEIGHTS, ARG_DST: _QUERY_DST, ARG_DIFF_DST: _QUERY_DIFF_DST}
 _MAX_DIMS = 12
@@ -160,6 +161,8 @@ class _Library:
             "dnnl_batch_normalization_backward_primitive_desc_create": (
                 integer, [out, handle, integer, handle, handle, handle, ctypes.c_float, ctypes.c_uint, handle,
                           handle]),
+            "dnnl_concat_primitive_desc_create": (
+                integer, [out, handle, handle, integer, integer, ctypes.POINTER(handle), handle]),
             "dnnl_eltwise_backward_primitive_desc_create": (
                 integer, [out, handle, integer, handle, handle, handle, ctypes.c_float, ctypes.c_float, handle,
                           handle]),
@@ -189,9 +192,13 @@ class _Library:
 
     def layout_desc(self, shape, owner, layout=PLAIN):
         """Memory descriptor of a dense float32 array of logical ``shape`` stored in ``layout``."""
+        return self.strided_desc(shape, layout_strides(shape, layout), owner)
+
+    def strided_desc(self, shape, strides, owner):
+        """Memory descriptor of a float32 array of logical ``shape`` with element ``strides``."""
         desc = _Handle()
         _check(self.lib.dnnl_memory_desc_create_with_strides(ctypes.byref(desc), len(shape), _Dims(*shape), _F32,
-                                                             _Dims(*layout_strides(shape, layout))), "memory_desc")
+                                                             _Dims(*strides)), "memory_desc")
         return owner.keep("memory_desc", desc)
 
     def any_desc(self, shape, owner):
@@ -428,10 +435,12 @@ class _FixedStep:
         self.memories = {arg: lib.memory(desc, owner) for arg, desc in descs.items()}
 
     def run(self, tensors):
-        """Execute with ``tensors`` = {argument id: dense float32 CPU tensor}, outputs included."""
+        """Execute with ``tensors`` = {argument id: dense float32 CPU tensor, or a data address}, outputs
+        included."""
         with self.lock:
             for arg, tensor in tensors.items():
-                self.lib.lib.dnnl_memory_set_data_handle(self.memories[arg], _Handle(tensor.data_ptr()))
+                address = tensor if isinstance(tensor, int) else tensor.data_ptr()
+                self.lib.lib.dnnl_memory_set_data_handle(self.memories[arg], _Handle(address))
             self.lib.execute(self.primitive, [(arg, self.memories[arg]) for arg in tensors])
 
 
@@ -452,6 +461,27 @@ class BatchNormPrimitives(_PrimitiveSet):
         backward = lib.primitive_desc("batch_normalization_backward", temporary, lib.engine, _BACKWARD, maps, maps,
                                       maps, epsilon, _USE_SCALE_SHIFT, primitive_desc, None)
         self.backward = _FixedStep(lib, backward, descs, self.owner)
+
+
+class ConcatPrimitives(_PrimitiveSet):
+    """oneDNN concatenation of channels-last maps of ``shapes`` along the channels, and for its gradient one copy per
+    input of that input's channel slice out of the channels-last output gradient (a reorder from a strided view)."""
+
+    def _build(self, lib, temporary, shapes):
+        batch, _, height, width = shapes[0]
+        self.out_shape = (batch, sum(shape[1] for shape in shapes), height, width)
+        sources = [lib.layout_desc(shape, temporary, CHANNELS_LAST) for shape in shapes]
+        out = lib.layout_desc(self.out_shape, temporary, CHANNELS_LAST)
+        concat = lib.primitive_desc("concat", temporary, lib.engine, out, len(shapes), 1,
+                                    (_Handle * len(shapes))(*sources), None)
+        descs = {ARG_MULTIPLE_SRC + index: source for index, source in enumerate(sources)}
+        self.forward = _FixedStep(lib, concat, {**descs, ARG_DST: out}, self.owner)
+        out_strides, start, self.slices = layout_strides(self.out_shape, CHANNELS_LAST), 0, []
+        for shape, source in zip(shapes, sources):
+            view = lib.strided_desc(shape, out_strides, temporary)
+            copy = lib.primitive_desc("reorder", temporary, view, lib.engine, source, lib.engine, None)
+            self.slices.append((start, shape, _FixedStep(lib, copy, {ARG_SRC: view, ARG_DST: source}, self.owner)))
+            start += shape[1]
 
 
 def _built(primitive_set, *arguments):
@@ -476,6 +506,13 @@ def batch_norm_primitives(shape, epsilon):
     """Cached :class:`BatchNormPrimitives` for channels-last maps of ``shape``, or None when oneDNN is unavailable
     or rejects them."""
     return _built(BatchNormPrimitives, shape, epsilon)
+
+
+@functools.lru_cache(maxsize=256)
+def concat_primitives(shapes):
+    """Cached :class:`ConcatPrimitives` for channels-last maps of ``shapes``, or None when oneDNN is unavailable or
+    rejects them."""
+    return _built(ConcatPrimitives, shapes)
 
 
 @functools.lru_cache(maxsize=256)
@@ -688,3 +725,47 @@ def batch_norm(x, running_mean, running_var, scale, shift, training, momentum, e
         running_mean.set_value(running_mean * momentum + mean * (1.0 - momentum))
         running_var.set_value(running_var * momentum + variance * (1.0 - momentum))
     return out
+
+
+class _Concat(PyLayer):
+    """Channel concatenation of channels-last maps (the primitives come after the tensors)."""
+
+    @staticmethod
+    def forward(ctx, *inputs):
+        *tensors, primitives = inputs
+        ctx.primitives, ctx.wanted = primitives, [not tensor.stop_gradient for tensor in tensors]
+        return _concatenated(tensors, primitives)
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad, grads = in_layout(grad, CHANNELS_LAST), []
+        for (start, shape, copy), wanted in zip(ctx.primitives.slices, ctx.wanted):
+            part = empty(shape, CHANNELS_LAST) if wanted else None
+            if wanted:
+                copy.run({ARG_SRC: grad.data_ptr() + 4 * start, ARG_DST: part})
+            grads.append(part)
+        return tuple(grads)
+
+
+def _concatenated(tensors, primitives):
+    out = empty(primitives.out_shape, CHANNELS_LAST)
+    primitives.forward.run({**{ARG_MULTIPLE_SRC + index: tensor for index, tensor in enumerate(tensors)},
+                            ARG_DST: out})
+    return out
+
+
+def concat_channels(tensors):
+    """``paddle.concat(tensors, axis=1)`` of channels-last float32 maps through oneDNN (the result channels-last), or
+    None when oneDNN is unavailable, an input is not channels-last or the maps differ in batch or size, or a gradient
+    would be recorded outside :func:`recorded_backward`."""
+    shapes = tuple(tuple(tensor.shape) for tensor in tensors)
+    if (len(tensors) < 2 or any(len(shape) != 4 or shape[:1] + shape[2:] != shapes[0][:1] + shapes[0][2:]
+                                for shape in shapes)
+            or any(memory_layout(tensor) != CHANNELS_LAST for tensor in tensors) or not _may_run(*tensors)):
+        return None
+    primitives = concat_primitives(shapes)
+    if primitives is None:
+        return None
+    if _needs_graph(*tensors):
+        return _Concat.apply(*tensors, primitives)
+    return _concatenated(tensors, primitives)

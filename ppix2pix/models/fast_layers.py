@@ -20,9 +20,9 @@ Paddle's CPU pad kernel is slow: 7.4 ms instead of 20 ms forward + backward for 
 Channels-last activations: in the U-Net and the PatchGAN (batch norm or none) the oneDNN convs write their outputs
 in NHWC memory behind the usual NCHW tensor (a ``transpose`` view), the form oneDNN's kernels read and write without
 reorders. :class:`BatchNorm2D` (oneDNN's batch norm on such maps), the ReLUs, the bias adds, :func:`concat_channels`
-and :func:`fork` (a skip connection's two gradients summed in NHWC) keep that memory order, so activations cross
-the networks without being reordered between layouts; any other op just sees an NCHW tensor. On a 2-core Xeon this
-made the batch-4 training step 7 % faster, and oneDNN's batch norm another 5 %.
+(oneDNN's concat) and :func:`fork` (a skip connection's two gradients summed in NHWC) keep that memory order, so
+activations cross the networks without being reordered between layouts; any other op just sees an NCHW tensor. On a
+2-core Xeon this made the batch-4 training step 7 % faster, oneDNN's batch norm another 5 % and its concat 5 %.
 
 The fast forms run only in dynamic-graph mode, on CPU tensors, in NCHW layers with zero padding (the few-output form
 also needs stride 1, dilation 1, groups 1 and padding smaller than the kernel). Everything else (GPU,

@@ -189,3 +189,14 @@ def test_networks_get_the_plain_layers_gradients_through_the_channels_last_path(
     for name in plain:
         scale = max(float(plain[name].abs().max()), 1e-12)
         assert float((fast[name] - plain[name]).abs().max()) / scale < 1e-3, name
+
+
+def test_the_environment_switch_keeps_nchw_activations_with_the_fast_layers(monkeypatch):
+    unet = build_generator({"name": "unet_128", "ngf": 8})
+    x = _tensor((1, 3, 128, 128), 7, needs_grad=False)
+    monkeypatch.setenv(fast_layers.NCHW_VARIABLE, "1")
+    assert _activation_orders(unet, x)["BatchNorm2D"] == {onednn.PLAIN}
+    assert "NCHW activations" in fast_layers.fast_layers_summary()
+    monkeypatch.delenv(fast_layers.NCHW_VARIABLE)
+    assert _activation_orders(unet, x)["BatchNorm2D"] == {onednn.CHANNELS_LAST}
+    assert "channels-last activations" in fast_layers.fast_layers_summary()

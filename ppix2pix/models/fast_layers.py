@@ -42,6 +42,8 @@ from ..runtime import env_switch_on
 from . import onednn
 
 DISABLE_VARIABLE = "PPIX2PIX_PLAIN_LAYERS"
+# Keeps the fast layers but passes activations between them in NCHW (the oneDNN convs reorder them in and out).
+NCHW_VARIABLE = "PPIX2PIX_NO_CHANNELS_LAST"
 # Largest map side padded by selection matrices; on larger maps the products cost more than Paddle's pad kernel.
 SELECTION_PAD_MAX_SIDE = 128
 _plain_depth = 0
@@ -56,8 +58,10 @@ def fast_layers_summary():
     """One line for the start-up log: which CPU fast forms are on."""
     if not fast_layers_enabled():
         return "CPU fast layers: off (Paddle's kernels everywhere)"
-    kernels = (f"oneDNN {onednn.version()} convs, ReLUs and batch norms, channels-last activations in U-Nets and "
-               f"PatchGANs" if onednn.available() else "Paddle's conv kernels (no usable oneDNN in the Paddle wheel)")
+    activations = ("NCHW activations" if env_switch_on(NCHW_VARIABLE)
+                   else "channels-last activations in U-Nets and PatchGANs")
+    kernels = (f"oneDNN {onednn.version()} convs, ReLUs and batch norms, {activations}" if onednn.available()
+               else "Paddle's conv kernels (no usable oneDNN in the Paddle wheel)")
     return f"CPU fast layers: {kernels}; per-channel bias adds, col2im few-output convs, matrix reflection pads"
 
 
@@ -140,11 +144,17 @@ def fork(x):
     return x, x
 
 
+def writes_channels_last(layer):
+    """Whether a fast conv ``layer`` writes its output channels-last now (:func:`use_channels_last`, not switched off
+    by ``PPIX2PIX_NO_CHANNELS_LAST=1``)."""
+    return layer.channels_last and not env_switch_on(NCHW_VARIABLE)
+
+
 def use_channels_last(net):
     """Let every fast conv of ``net`` write its output channels-last (NHWC memory behind the NCHW tensor), so that
     the oneDNN convs, :class:`BatchNorm2D`, the ReLUs, bias adds and :func:`concat_channels` between them pass
     activations on without reordering them (CPU fast forms only; GPU, export and the plain layers see ordinary
-    NCHW tensors). Returns ``net``."""
+    NCHW tensors; ``PPIX2PIX_NO_CHANNELS_LAST=1`` keeps NCHW). Returns ``net``."""
     for layer in net.sublayers():
         if isinstance(layer, (Conv2D, Conv2DTranspose)):
             layer.channels_last = True
@@ -182,7 +192,8 @@ class Conv2D(nn.Conv2D):
             return nn.Conv2D.forward(self, x)  # explicit: to_static rewrites zero-argument super()
         out = None
         if self._groups == 1:
-            out = onednn.conv2d(x, self.weight, self._stride, self._padding, self._dilation, self.channels_last)
+            out = onednn.conv2d(x, self.weight, self._stride, self._padding, self._dilation,
+                                writes_channels_last(self))
         if out is None:
             out = F.conv2d(x, self.weight, None, stride=self._stride, padding=self._padding,
                            dilation=self._dilation, groups=self._groups)
@@ -202,7 +213,7 @@ class Conv2DTranspose(nn.Conv2DTranspose):
         if (self._groups == 1 and onednn.is_axis_pair(self._padding)
                 and (output_size is None or onednn.is_axis_pair(output_size))):
             out = onednn.conv2d_transpose(x, self.weight, self._stride, self._padding, self._dilation,
-                                          self._output_hw(x, output_size), self.channels_last)
+                                          self._output_hw(x, output_size), writes_channels_last(self))
         if out is None:
             out = F.conv2d_transpose(x, self.weight, None, padding=self._padding,
                                      output_padding=self.output_padding if output_size is None else 0,

@@ -678,9 +678,7 @@ class _BatchNorm(PyLayer):
 
     @staticmethod
     def forward(ctx, x, scale, shift, primitives):
-        out, mean, variance = empty(x.shape, CHANNELS_LAST), paddle.empty([x.shape[1]]), paddle.empty([x.shape[1]])
-        primitives.forward.run({ARG_SRC: x, ARG_SCALE: scale, ARG_SHIFT: shift, ARG_DST: out, ARG_MEAN: mean,
-                                ARG_VARIANCE: variance})
+        out, mean, variance = _normalized(x, scale, shift, primitives)
         ctx.primitives = primitives
         ctx.wanted = [not tensor.stop_gradient for tensor in (x, scale, shift)]
         ctx.save_for_backward(x, scale, mean, variance)
@@ -690,12 +688,20 @@ class _BatchNorm(PyLayer):
     @staticmethod
     def backward(ctx, grad, *_):
         x, scale, mean, variance = ctx.saved_tensor()
-        grad_x, grad_scale, grad_shift = empty(x.shape, CHANNELS_LAST), paddle.empty_like(scale), paddle.empty_like(
-            scale)
+        grad_x = empty(x.shape, CHANNELS_LAST)
+        grad_scale, grad_shift = paddle.empty_like(scale), paddle.empty_like(scale)
         ctx.primitives.backward.run({ARG_SRC: x, ARG_DIFF_DST: in_layout(grad, CHANNELS_LAST), ARG_MEAN: mean,
                                      ARG_VARIANCE: variance, ARG_SCALE: scale, ARG_DIFF_SRC: grad_x,
                                      ARG_DIFF_SCALE: grad_scale, ARG_DIFF_SHIFT: grad_shift})
         return tuple(grad if wanted else None for grad, wanted in zip((grad_x, grad_scale, grad_shift), ctx.wanted))
+
+
+def _normalized(x, scale, shift, primitives):
+    """Training-mode batch norm of channels-last ``x``: (output, batch mean, batch variance)."""
+    out, mean, variance = empty(x.shape, CHANNELS_LAST), paddle.empty([x.shape[1]]), paddle.empty([x.shape[1]])
+    primitives.forward.run({ARG_SRC: x, ARG_SCALE: scale, ARG_SHIFT: shift, ARG_DST: out, ARG_MEAN: mean,
+                            ARG_VARIANCE: variance})
+    return out, mean, variance
 
 
 def batch_norm(x, running_mean, running_var, scale, shift, training, momentum, epsilon):
@@ -715,12 +721,11 @@ def batch_norm(x, running_mean, running_var, scale, shift, training, momentum, e
         primitives.inference.run({ARG_SRC: x, ARG_MEAN: _plain(running_mean), ARG_VARIANCE: _plain(running_var),
                                   ARG_SCALE: _plain(scale), ARG_SHIFT: _plain(shift), ARG_DST: out})
         return out
+    scale, shift = _plain(scale), _plain(shift)
     if _needs_graph(x, scale, shift):
-        out, mean, variance = _BatchNorm.apply(x, _plain(scale), _plain(shift), primitives)
+        out, mean, variance = _BatchNorm.apply(x, scale, shift, primitives)
     else:
-        out, mean, variance = empty(x.shape, CHANNELS_LAST), paddle.empty([x.shape[1]]), paddle.empty([x.shape[1]])
-        primitives.forward.run({ARG_SRC: x, ARG_SCALE: _plain(scale), ARG_SHIFT: _plain(shift), ARG_DST: out,
-                                ARG_MEAN: mean, ARG_VARIANCE: variance})
+        out, mean, variance = _normalized(x, scale, shift, primitives)
     with paddle.no_grad():
         running_mean.set_value(running_mean * momentum + mean * (1.0 - momentum))
         running_var.set_value(running_var * momentum + variance * (1.0 - momentum))

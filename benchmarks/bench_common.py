@@ -7,6 +7,7 @@ import os
 import platform
 import resource
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -72,7 +73,6 @@ def serve_steps(step, warmup):
     """Worker side of ``compare.py --paired-steps``: run ``step`` ``warmup`` times, print ``{"ready": true}``, then
     for each ``step`` line on stdin run it once and print ``{"seconds": ...}``; at any other line or end of input
     print ``{"peak_rss_mb": ...}`` and return. One JSON object per stdout line."""
-    import sys
     for _ in range(warmup):
         step()
     print(json.dumps({"ready": True}), flush=True)

@@ -40,6 +40,7 @@ from paddle.autograd import PyLayer
 
 from ..runtime import env_switch_on
 from . import onednn
+from .onednn import TO_NCHW, TO_NHWC
 
 DISABLE_VARIABLE = "PPIX2PIX_PLAIN_LAYERS"
 # Keeps the fast layers but passes activations between them in NCHW (the oneDNN convs reorder them in and out).
@@ -83,14 +84,14 @@ def fast_form_may_run(x):
 
 def is_channels_last(x):
     """Whether the memory of the 4-D NCHW tensor ``x`` is NHWC (a channels-last view, see :mod:`.onednn`)."""
-    return x.ndim == 4 and onednn.memory_layout(x) == onednn.CHANNELS_LAST
+    return onednn.memory_layout(x) == onednn.CHANNELS_LAST
 
 
 def _per_channel(function, x, **kwargs):
     """``function(x, data_format=..., **kwargs)`` for a per-channel kernel, run on a channels-last ``x``'s NHWC memory
     as it lies (the result channels-last too)."""
     if is_channels_last(x):
-        return function(x.transpose([0, 2, 3, 1]), data_format="NHWC", **kwargs).transpose([0, 3, 1, 2])
+        return function(x.transpose(TO_NHWC), data_format="NHWC", **kwargs).transpose(TO_NCHW)
     return function(x, data_format="NCHW", **kwargs)
 
 
@@ -116,7 +117,7 @@ def concat_channels(tensors):
         out = onednn.concat_channels(tensors)
         if out is not None:
             return out
-        return paddle.concat([x.transpose([0, 2, 3, 1]) for x in tensors], axis=3).transpose([0, 3, 1, 2])
+        return paddle.concat([x.transpose(TO_NHWC) for x in tensors], axis=3).transpose(TO_NCHW)
     return paddle.concat(tensors, axis=1)
 
 
@@ -126,14 +127,14 @@ class _Fork(PyLayer):
 
     @staticmethod
     def forward(ctx, x):
-        return tuple(x.transpose([0, 2, 3, 1]).transpose([0, 3, 1, 2]) for _ in range(2))
+        return tuple(x.transpose(TO_NHWC).transpose(TO_NCHW) for _ in range(2))
 
     @staticmethod
     def backward(ctx, first, second):
         if first is None or second is None:
             return second if first is None else first
         if is_channels_last(first) and is_channels_last(second):
-            return (first.transpose([0, 2, 3, 1]) + second.transpose([0, 2, 3, 1])).transpose([0, 3, 1, 2])
+            return (first.transpose(TO_NHWC) + second.transpose(TO_NHWC)).transpose(TO_NCHW)
         return first + second
 
 
@@ -306,7 +307,7 @@ def tap_fold_conv2d(x, weight, bias, padding):
     out_channels, in_channels, kernel_h, kernel_w = weight.shape
     batch, _, height, width = x.shape
     out_size = [height + 2 * padding - kernel_h + 1, width + 2 * padding - kernel_w + 1]
-    x = x if x.is_contiguous() else x.contiguous()
+    x = onednn.in_layout(x, onednn.PLAIN)
     tap_weights = paddle.flip(weight, [2, 3]).transpose([0, 2, 3, 1])
     tap_weights = tap_weights.reshape([out_channels * kernel_h * kernel_w, in_channels])
     taps = paddle.matmul(tap_weights, x.reshape([batch, in_channels, height * width]))

@@ -72,7 +72,7 @@ weight-gradient one, and whether the conv is transposed (its weight gradient tak
 # Memory orders of a 4-D NCHW tensor that the primitives take without a copy: Paddle's row-major order, and
 # channels-last (NHWC memory behind an NCHW view, as ``x.transpose([0, 2, 3, 1])`` of an NHWC tensor).
 PLAIN, CHANNELS_LAST = "plain", "channels_last"
-_TO_NHWC, _TO_NCHW = [0, 2, 3, 1], [0, 3, 1, 2]
+TO_NHWC, TO_NCHW = [0, 2, 3, 1], [0, 3, 1, 2]  # transpose axes between the NCHW view and NHWC memory
 
 
 def layout_strides(shape, layout):
@@ -103,14 +103,14 @@ def in_layout(tensor, layout):
     if memory_layout(tensor) == layout:
         return tensor
     if layout == CHANNELS_LAST:
-        return tensor.transpose(_TO_NHWC).contiguous().transpose(_TO_NCHW)
+        return tensor.transpose(TO_NHWC).contiguous().transpose(TO_NCHW)
     return tensor.contiguous()
 
 
 def empty(shape, layout):
     """Uninitialised float32 tensor of logical ``shape`` whose memory is in ``layout``."""
     if layout == CHANNELS_LAST:
-        return paddle.empty([shape[i] for i in _TO_NHWC], "float32").transpose(_TO_NCHW)
+        return paddle.empty([shape[i] for i in TO_NHWC], "float32").transpose(TO_NCHW)
     return paddle.empty(list(shape), "float32")
 
 
@@ -546,10 +546,6 @@ def _conv_geometry(src, weights, dst, stride, padding, dilation):
     return ConvGeometry(tuple(src), tuple(weights), tuple(dst), stride, dilation, padding, tuple(pad_end))
 
 
-def _plain(tensor):
-    return tensor if tensor.is_contiguous() else tensor.contiguous()
-
-
 _recording_depth = 0
 
 
@@ -616,7 +612,7 @@ class _Relu(PyLayer):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensor()
-        return ctx.primitives.backward.run(x, _plain(grad))
+        return ctx.primitives.backward.run(x, in_layout(grad, PLAIN))
 
 
 def relu(x, negative_slope=0.0):
@@ -626,10 +622,10 @@ def relu(x, negative_slope=0.0):
     if not _may_run(x):
         return None
     if memory_layout(x) == CHANNELS_LAST:  # elementwise: run on the NHWC memory as it lies
-        out = relu(x.transpose(_TO_NHWC), negative_slope)
-        return None if out is None else out.transpose(_TO_NCHW)
+        out = relu(x.transpose(TO_NHWC), negative_slope)
+        return None if out is None else out.transpose(TO_NCHW)
     primitives = relu_primitives(tuple(x.shape), float(negative_slope))
-    return None if primitives is None else _apply(_Relu, primitives.forward, [primitives], [_plain(x)])
+    return None if primitives is None else _apply(_Relu, primitives.forward, [primitives], [in_layout(x, PLAIN)])
 
 
 def _convolve(x, weight, geometry, transposed, channels_last):
@@ -638,7 +634,8 @@ def _convolve(x, weight, geometry, transposed, channels_last):
     if primitives is None:
         return None
     passes = primitives.passes(transposed)
-    return _apply(_Convolution, passes.forward, [passes, layout], [dense(x, layout), _plain(weight)], layout)
+    return _apply(_Convolution, passes.forward, [passes, layout], [dense(x, layout), in_layout(weight, PLAIN)],
+                  layout)
 
 
 def conv2d(x, weight, stride, padding, dilation, channels_last=False):
@@ -709,19 +706,20 @@ def batch_norm(x, running_mean, running_var, scale, shift, training, momentum, e
     statistics, with ``running_* = momentum * running_* + (1 - momentum) * batch``), or None when oneDNN is
     unavailable, the map is not channels-last, or a gradient would be recorded outside :func:`recorded_backward`
     (or through the running statistics of an inference-mode norm)."""
-    if x.ndim != 4 or memory_layout(x) != CHANNELS_LAST or not _may_run(x, scale, shift):
+    if memory_layout(x) != CHANNELS_LAST or not _may_run(x, scale, shift):
         return None
     if not training and _needs_graph(x, scale, shift):
         return None
     primitives = batch_norm_primitives(tuple(x.shape), float(epsilon))
     if primitives is None:
         return None
+    scale, shift = in_layout(scale, PLAIN), in_layout(shift, PLAIN)
     if not training:
         out = empty(x.shape, CHANNELS_LAST)
-        primitives.inference.run({ARG_SRC: x, ARG_MEAN: _plain(running_mean), ARG_VARIANCE: _plain(running_var),
-                                  ARG_SCALE: _plain(scale), ARG_SHIFT: _plain(shift), ARG_DST: out})
+        primitives.inference.run({ARG_SRC: x, ARG_MEAN: in_layout(running_mean, PLAIN),
+                                  ARG_VARIANCE: in_layout(running_var, PLAIN), ARG_SCALE: scale, ARG_SHIFT: shift,
+                                  ARG_DST: out})
         return out
-    scale, shift = _plain(scale), _plain(shift)
     if _needs_graph(x, scale, shift):
         out, mean, variance = _BatchNorm.apply(x, scale, shift, primitives)
     else:
@@ -745,10 +743,11 @@ class _Concat(PyLayer):
     def backward(ctx, grad):
         grad, grads = in_layout(grad, CHANNELS_LAST), []
         for (start, shape, copy), wanted in zip(ctx.primitives.slices, ctx.wanted):
-            part = empty(shape, CHANNELS_LAST) if wanted else None
-            if wanted:
-                copy.run({ARG_SRC: grad.data_ptr() + 4 * start, ARG_DST: part})
-            grads.append(part)
+            if not wanted:
+                grads.append(None)
+                continue
+            grads.append(empty(shape, CHANNELS_LAST))
+            copy.run({ARG_SRC: grad.data_ptr() + 4 * start, ARG_DST: grads[-1]})
         return tuple(grads)
 
 

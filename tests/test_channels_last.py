@@ -81,7 +81,8 @@ def test_relu_of_a_channels_last_tensor_stays_channels_last_and_exact(slope):
 def test_batch_norm_of_a_channels_last_tensor_matches_the_plain_layer_with_its_statistics(
         training, upstream_channels_last):
     """Training mode runs oneDNN's batch norm (forward and backward, inside the recorded step) and updates the
-    running statistics as Paddle does; inference mode with gradients falls back to Paddle's NHWC kernel."""
+    running statistics as PyTorch does (Paddle's kernel would take the biased batch variance); inference mode with
+    gradients falls back to Paddle's NHWC kernel."""
     fast, plain = fast_layers.BatchNorm2D(16, momentum=0.9), nn.BatchNorm2D(16, momentum=0.9)
     for layer in (fast, plain):
         layer._mean.set_value(paddle.full([16], 0.3))
@@ -97,12 +98,19 @@ def test_batch_norm_of_a_channels_last_tensor_matches_the_plain_layer_with_its_s
     expected, expected_grads = _outputs_and_gradients(lambda a, *_: plain(a), [x, plain.weight, plain.bias],
                                                       upstream_channels_last)
     _assert_close([out, *grads], [expected, *expected_grads])
-    _assert_close([fast._mean, fast._variance], [plain._mean, plain._variance])
+    _assert_close([fast._mean, fast._variance], [plain._mean, _unbiased_running_variance(plain, 2.0, x, training)])
     assert training == (abs(float(fast._mean.mean()) - 0.3) > 1e-4)  # training updates the running mean
     with paddle.no_grad():  # without gradients oneDNN runs in both modes
         _assert_close([fast(x)], [plain(x)])
     assert onednn.batch_norm_primitives.cache_info().currsize == 1
-    _assert_close([fast._mean, fast._variance], [plain._mean, plain._variance])
+
+
+def _unbiased_running_variance(paddle_norm, before, x, updated):
+    """The running variance PyTorch keeps where Paddle's norm (momentum 0.9) took the biased batch variance."""
+    if not updated:
+        return paddle_norm._variance
+    count = x.size // x.shape[1]
+    return 0.9 * before + (paddle_norm._variance - 0.9 * before) * (count / (count - 1))
 
 
 @pytest.mark.parametrize("recorded", [True, False])

@@ -40,6 +40,7 @@ from paddle.autograd import PyLayer
 
 from ..runtime import env_switch_on
 from . import onednn
+from .batch_statistics import update_running_statistics
 from .onednn import TO_NCHW, TO_NHWC
 
 DISABLE_VARIABLE = "PPIX2PIX_PLAIN_LAYERS"
@@ -163,22 +164,46 @@ def use_channels_last(net):
 
 
 class BatchNorm2D(nn.BatchNorm2D):
-    """``nn.BatchNorm2D`` (same parameters and statistics) that normalizes a channels-last input in its NHWC memory:
-    through oneDNN (:func:`.onednn.batch_norm`) where it can, else Paddle's NHWC kernel."""
+    """``nn.BatchNorm2D`` (same parameters and statistics) whose running variance takes the unbiased batch variance,
+    as PyTorch's does (:func:`.batch_statistics.update_running_statistics`), and that normalizes a channels-last
+    input in its NHWC memory: through oneDNN (:func:`.onednn.batch_norm`) where it can, else Paddle's kernel."""
 
     def forward(self, x):
-        if self._data_format != "NCHW" or not fast_form_may_run(x) or not is_channels_last(x):
+        if not paddle.in_dynamic_mode():  # static graphs (export) only normalize with the running statistics
             return nn.BatchNorm2D.forward(self, x)
-        training = self.training and not self._use_global_stats
-        out = None
-        if self.weight is not None and self.bias is not None:
-            out = onednn.batch_norm(x, self._mean, self._variance, self.weight, self.bias, training, self._momentum,
+        if not self.training or self._use_global_stats:
+            return self._normalize(x, self._mean, self._variance, training=False)
+        if self._fast_channels_last(x):
+            out = onednn.batch_norm(x, self._mean, self._variance, self.weight, self.bias, True, self._momentum,
                                     self._epsilon)
-        if out is not None:
-            return out
-        return _per_channel(F.batch_norm, x, running_mean=self._mean, running_var=self._variance,
-                            weight=self.weight, bias=self.bias, training=self.training, momentum=self._momentum,
-                            epsilon=self._epsilon, use_global_stats=self._use_global_stats)
+            if out is not None:
+                return out
+        # Paddle's kernel updates the running statistics with the biased variance: it gets copies, and the layer's
+        # own statistics follow the unbiased rule.
+        out = self._normalize(x, self._mean.clone(), self._variance.clone(), training=True)
+        with paddle.no_grad():
+            values = x.detach()
+            axes = [0, 2, 3] if self._data_format == "NCHW" else [0, 1, 2]
+            update_running_statistics(self._mean, self._variance, values.mean(axes), values.var(axes, unbiased=False),
+                                      values.size // self._mean.shape[0], self._momentum)
+        return out
+
+    def _fast_channels_last(self, x):
+        return (self._data_format == "NCHW" and fast_form_may_run(x) and is_channels_last(x)
+                and self.weight is not None and self.bias is not None)
+
+    def _normalize(self, x, running_mean, running_var, training):
+        """The normalized ``x`` (channels-last inputs in their NHWC memory, through oneDNN where it can)."""
+        if self._fast_channels_last(x) and not training:
+            out = onednn.batch_norm(x, running_mean, running_var, self.weight, self.bias, False, self._momentum,
+                                    self._epsilon)
+            if out is not None:
+                return out
+        kwargs = dict(running_mean=running_mean, running_var=running_var, weight=self.weight, bias=self.bias,
+                      training=training, momentum=self._momentum, epsilon=self._epsilon)
+        if self._data_format == "NCHW" and x.place.is_cpu_place() and is_channels_last(x):
+            return _per_channel(F.batch_norm, x, **kwargs)
+        return F.batch_norm(x, data_format=self._data_format, **kwargs)
 
 
 class Conv2D(nn.Conv2D):

@@ -33,6 +33,8 @@ import numpy as np
 import paddle
 from paddle.autograd import PyLayer
 
+from .batch_statistics import update_running_statistics
+
 # Values of the oneDNN 3.x C API (oneapi/dnnl/dnnl_types.h, dnnl_common_types.h).
 _SUCCESS, _CPU_ENGINE, _IN_ORDER_STREAM, _F32, _FORMAT_ANY = 0, 1, 1, 3, 1
 _FORWARD_TRAINING, _CONVOLUTION_DIRECT, _ELTWISE_RELU = 64, 1, 0x20
@@ -703,7 +705,7 @@ def _normalized(x, scale, shift, primitives):
 
 def batch_norm(x, running_mean, running_var, scale, shift, training, momentum, epsilon):
     """``F.batch_norm`` of a channels-last float32 map through oneDNN (scale and shift given; in training the batch
-    statistics, with ``running_* = momentum * running_* + (1 - momentum) * batch``), or None when oneDNN is
+    statistics, and the running statistics updated by :func:`.batch_statistics.update_running_statistics`), or None when oneDNN is
     unavailable, the map is not channels-last, or a gradient would be recorded outside :func:`recorded_backward`
     (or through the running statistics of an inference-mode norm)."""
     if memory_layout(x) != CHANNELS_LAST or not _may_run(x, scale, shift):
@@ -724,9 +726,7 @@ def batch_norm(x, running_mean, running_var, scale, shift, training, momentum, e
         out, mean, variance = _BatchNorm.apply(x, scale, shift, primitives)
     else:
         out, mean, variance = _normalized(x, scale, shift, primitives)
-    with paddle.no_grad():
-        running_mean.set_value(running_mean * momentum + mean * (1.0 - momentum))
-        running_var.set_value(running_var * momentum + variance * (1.0 - momentum))
+    update_running_statistics(running_mean, running_var, mean, variance, x.size // x.shape[1], momentum)
     return out
 
 

@@ -26,6 +26,7 @@ setup(
     install_requires=[
         "numpy>=1.21",
         "opencv-python-headless>=4.5",
+        "pillow>=9.1",
         "pyyaml>=5.4",
         "scikit-image>=0.19",
         "visualdl>=2.5",

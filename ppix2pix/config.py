@@ -11,6 +11,7 @@ import os
 import yaml
 
 from .data.paddlegan_pipeline import options_from_pipeline
+from .data.resample import FILTERS
 from .direction import normalize_direction
 from .models import DISCRIMINATORS, GAN_MODES, GENERATORS, TEST_MODES, network_defaults
 
@@ -109,7 +110,8 @@ def _dataset_schema(shuffle_doc):
         "load_size": Spec(286, int, "size images are resized to before the random crop"),
         "crop_size": Spec(256, int, "size of the random crop fed to the networks"),
         "no_flip": Spec(False, bool, "disable the random horizontal flip (train only)"),
-        "interpolation": Spec("bicubic", str, "resize filter", choices=("bicubic", "bilinear", "nearest", "area")),
+        "interpolation": Spec("bicubic", str, "resize filter (Pillow's, as the reference: bicubic and bilinear "
+                              "low-pass when shrinking; area is a box filter)", choices=tuple(FILTERS)),
         "color_space": Spec("rgb", str, "rgb (1-channel sides are read as grayscale) or lab (colorization: L in, "
                             "ab out)", choices=("rgb", "lab")),
         "max_dataset_size": Spec(None, (int, float), "use at most this many pairs (null = all)",

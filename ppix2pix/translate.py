@@ -5,7 +5,8 @@ ResNets). :class:`Translator` brings any image there and back:
 
 * ``pad`` (default): reflect-pad the image, centred, up to the next multiple, translate, crop the padding off.
   Pixels are never resampled. Pads wider than the image (tiny images) repeat the reflection.
-* ``resize``: resize to the nearest multiple (the config's ``dataset.test.interpolation``), translate, resize back.
+* ``resize``: resize to the nearest multiple (the config's ``dataset.test.interpolation``, a Pillow filter as in
+  training), translate, resize back.
 
 It also converts the input's channels to what the network reads (grayscale <-> RGB) and handles colorization models
 (``color_space: lab``): the network reads the L channel and predicts ab, which is recombined with the input's own L
@@ -16,13 +17,12 @@ Test-time mode: ``paper`` (dropout on, BatchNorm with the test batch's statistic
 depends on the dropout draw (fixed by ``seed``: Paddle's generator is re-seeded before every batch, so an image gets
 the same output wherever it sits in a run) and, for batches of several images, on the other images of its batch.
 """
-import cv2
 import numpy as np
 import paddle
 
 from .data.color import lab_to_rgb, rgb_to_lab
 from .data.image_io import from_model, to_channels, to_model, to_unit_float
-from .data.transforms import INTERPOLATION_FLAGS
+from .data.resample import resize
 from .models import TEST_MODES, generator_size_multiple, inference_mode
 
 SIZE_MODES = ("pad", "resize")
@@ -67,13 +67,11 @@ def pad_batch(batch, multiple):
 
 
 def resize_batch(batch, height, width, interpolation):
-    """Resize every image of an N x C x H x W batch to ``height`` x ``width`` (values clipped to [-1, 1])."""
+    """Resize every image of an N x C x H x W batch to ``height`` x ``width`` with a Pillow filter of
+    :data:`ppix2pix.data.resample.FILTERS` (values clipped to [-1, 1])."""
     if batch.shape[-2:] == (height, width):
         return batch
-    resized = []
-    for image in batch:
-        out = cv2.resize(image.transpose(1, 2, 0), (width, height), interpolation=interpolation)
-        resized.append(out.reshape(height, width, -1).transpose(2, 0, 1))
+    resized = [resize(image.transpose(1, 2, 0), height, width, interpolation).transpose(2, 0, 1) for image in batch]
     return np.clip(np.stack(resized), -1.0, 1.0).astype(np.float32)
 
 
@@ -107,7 +105,7 @@ class Translator:
         self.multiple = generator_size_multiple(generator)
         self.input_nc, self.output_nc = generator["input_nc"], generator["output_nc"]
         self.color_space = color_space(cfg)
-        self.interpolation = INTERPOLATION_FLAGS[cfg["dataset"]["test"]["interpolation"]]
+        self.interpolation = cfg["dataset"]["test"]["interpolation"]
         self.test_mode = getattr(run_batch, "test_mode", None)
 
     @classmethod

@@ -207,5 +207,5 @@ def test_group_by_size_bounds_the_waiting_items():
 
 def test_resize_batch_keeps_values_in_range():
     batch = np.random.default_rng(4).choice([-1.0, 1.0], (1, 2, 9, 7)).astype(np.float32)
-    resized = resize_batch(batch, 16, 13, 2)  # bicubic overshoots without the clip
+    resized = resize_batch(batch, 16, 13, "bicubic")  # bicubic overshoots without the clip
     assert resized.shape == (1, 2, 16, 13) and resized.min() >= -1.0 and resized.max() <= 1.0

@@ -136,17 +136,16 @@ class PairedDataset(paddle.io.Dataset):
         return len(self.pairs)
 
     def _read_sides(self, path_a, path_b):
+        """The A and B images as decoded (8 or 16 bit); B is None for ``color_space: lab`` (both come from A)."""
         if self.color_space == "lab":
-            image = to_unit_float(read_image(path_a))
-            return to_channels(image, 3), None
+            return read_image(path_a), None
         if path_a == path_b:
-            image_a, image_b = split_ab(read_image(path_a), path_a)
-        else:
-            image_a, image_b = read_image(path_a), read_image(path_b)
-            if image_a.shape[:2] != image_b.shape[:2]:
-                raise ImageError(f"pair size mismatch: {path_a} is {image_a.shape[1]}x{image_a.shape[0]} but "
-                                 f"{path_b} is {image_b.shape[1]}x{image_b.shape[0]}; A and B must be aligned")
-        return to_unit_float(image_a), to_unit_float(image_b)
+            return split_ab(read_image(path_a), path_a)
+        image_a, image_b = read_image(path_a), read_image(path_b)
+        if image_a.shape[:2] != image_b.shape[:2]:
+            raise ImageError(f"pair size mismatch: {path_a} is {image_a.shape[1]}x{image_a.shape[0]} but "
+                             f"{path_b} is {image_b.shape[1]}x{image_b.shape[0]}; A and B must be aligned")
+        return image_a, image_b
 
     def __getitem__(self, index):
         path_a, path_b = self.pairs[index]
@@ -156,11 +155,11 @@ class PairedDataset(paddle.io.Dataset):
             geometry = self.transform.draw(rng, *image_a.shape[:2])
         except ValueError as error:
             raise ImageError(f"{path_a}: {error}") from None
-        image_a = self.transform.apply(image_a, geometry)
+        image_a = to_unit_float(self.transform.apply(image_a, geometry))
         if self.color_space == "lab":
-            side_a, side_b = rgb_to_lab(image_a)
+            side_a, side_b = rgb_to_lab(to_channels(image_a, 3))
         else:
-            image_b = self.transform.apply(image_b, geometry)
+            image_b = to_unit_float(self.transform.apply(image_b, geometry))
             side_a = to_model(to_channels(image_a, self.channels["A"]))
             side_b = to_model(to_channels(image_b, self.channels["B"]))
         return {"A": side_a, "B": side_b, "A_path": path_a, "B_path": path_b}

@@ -3,14 +3,13 @@
 Modes (the reference's ``--preprocess``): ``resize_and_crop`` (resize to load_size, random crop_size crop),
 ``crop`` (random crop from the original), ``scale_width`` (width to load_size, keep aspect),
 ``scale_width_and_crop`` (then random crop), ``none`` (keep the size). Sizes that the generator cannot take are
-rounded to its multiple at the end. At test time nothing is random: ``resize_and_crop`` resizes straight to crop_size
+rounded to its multiple at the end. Resizing uses Pillow's filters (:mod:`.resample`), as the reference does; 8-bit
+images are resized as 8-bit images, like the reference's. At test time nothing is random: ``resize_and_crop`` resizes straight to crop_size
 (the whole image), the crop modes take the centre crop, and there is no flip.
 """
-import cv2
 import numpy as np
 
-INTERPOLATION_FLAGS = {"bicubic": cv2.INTER_CUBIC, "bilinear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST,
-                       "area": cv2.INTER_AREA}
+from .resample import FILTERS, resize
 
 
 class PairedTransform:
@@ -20,7 +19,9 @@ class PairedTransform:
         self.mode = options["preprocess"]
         self.load_size, self.crop_size = options["load_size"], options["crop_size"]
         self.flip = train and not options["no_flip"]
-        self.interpolation = INTERPOLATION_FLAGS[options["interpolation"]]
+        if options["interpolation"] not in FILTERS:
+            raise ValueError(f"interpolation must be one of {', '.join(FILTERS)}, got {options['interpolation']!r}")
+        self.interpolation = options["interpolation"]
         self.multiple = size_multiple
         self.train = train
         if "crop" in self.mode and self.crop_size % size_multiple:
@@ -77,9 +78,7 @@ class PairedTransform:
 
 
 def _resize(image, height, width, interpolation):
-    resized = cv2.resize(image, (width, height), interpolation=interpolation)
-    if resized.ndim == 2:
-        resized = resized[:, :, None]
+    resized = resize(image, height, width, interpolation)
     if np.issubdtype(image.dtype, np.floating):
         resized = np.clip(resized, 0.0, 1.0)  # bicubic overshoot
     return resized

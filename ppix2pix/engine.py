@@ -59,6 +59,16 @@ def _seed_everything(seed):
     random.seed(seed)
 
 
+def training_seed(seed, rank):
+    """Seed of the training-time random stream (dropout) of process ``rank``.
+
+    Distinct from ``seed``, which draws the initial weights: re-seeding the generator with the same value would make
+    the dropout masks replay the very numbers the weights were drawn from (the sign pattern of the first layers'
+    initial weights).
+    """
+    return int(np.random.SeedSequence([seed, rank, 1]).generate_state(1)[0])
+
+
 def _architecture(cfg):
     model = cfg["model"]
     return {"generator": model["generator"], "discriminator": model["discriminator"],
@@ -114,7 +124,7 @@ class Trainer:
         if self.resume_state is not None:
             self._restore(self.resume_state)
         else:
-            _seed_everything(cfg["seed"] + self.rank)  # training randomness (dropout) differs per rank
+            _seed_everything(training_seed(cfg["seed"], self.rank))  # dropout: its own stream, one per rank
         self.resume_state = None
         self.vdl = VisualDLWriter(os.path.join(self.output_dir, "vdl")) if self.rank == 0 else None
         if self.rank == 0:

@@ -14,6 +14,7 @@ from .checkpoint import load_net_weights
 from .direction import input_and_target, normalize_direction
 from .models import (GANLoss, build_discriminator, build_generator, gradient_penalty, learnable_parameters,
                      inference_mode)
+from .models.losses import at_least_float32
 from .models.onednn import recorded_backward
 from .schedulers import build_lr_scheduler, step_lr_scheduler
 
@@ -132,7 +133,7 @@ class Pix2PixModel:
             with self._autocast():
                 pred_fake = self.netD(paddle.concat([real_input, fake], axis=1))
             loss_gan = self.gan_loss(pred_fake, True, for_discriminator=False) * self.gan_weight
-            loss_l1 = F.l1_loss(fake.astype("float32"), real_target.astype("float32")) * self.l1_weight
+            loss_l1 = F.l1_loss(at_least_float32(fake), at_least_float32(real_target)) * self.l1_weight
             loss_g = loss_gan + loss_l1
             self._optimize(loss_g, "optimG")
         finally:

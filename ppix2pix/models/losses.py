@@ -5,6 +5,12 @@ import paddle.nn.functional as F
 from .fast_layers import plain_layers
 
 GAN_MODES = ("vanilla", "lsgan", "wgangp", "hinge")
+LOW_PRECISION = (paddle.float16, paddle.bfloat16)
+
+
+def at_least_float32(x):
+    """``x`` in float32 when it is half precision (mixed-precision outputs), else as it is (float32, float64)."""
+    return x.astype("float32") if x.dtype in LOW_PRECISION else x
 
 
 class GANLoss:
@@ -21,7 +27,7 @@ class GANLoss:
         self.real_label, self.fake_label = real_label, fake_label
 
     def __call__(self, prediction, target_is_real, for_discriminator=True):
-        prediction = prediction.astype("float32")
+        prediction = at_least_float32(prediction)
         if self.gan_mode in ("vanilla", "lsgan"):
             target = paddle.full_like(prediction, self.real_label if target_is_real else self.fake_label)
             if self.gan_mode == "vanilla":

@@ -173,31 +173,37 @@ def init_weights(net, gain=0.02):
     return net
 
 
-def train_step_function(generator, discriminator, real_input, real_target, lr=2e-4, l1_weight=100.0):
-    """A callable doing one pix2pix iteration like ppix2pix's: G forward; D step on (detached fake, real) with the
-    loss halved; G step (GAN + lambda * L1) through the frozen D. Adam(lr, 0.5, 0.999); BCE-with-logits GAN loss."""
+def train_step_function(generator, discriminator, lr=2e-4, l1_weight=100.0):
+    """A callable ``step(real_input, real_target)`` doing one pix2pix iteration as the official code does: G
+    forward; D step on (detached fake, real) with the loss halved; G step (GAN + lambda * L1) through the updated D,
+    which gets no gradient. Adam(lr, 0.5, 0.999); BCE-with-logits GAN loss. Returns the loss terms as floats."""
     optim_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
     optim_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
     gan_loss = nn.BCEWithLogitsLoss()
 
-    def step():
+    def step(real_input, real_target):
         fake = generator(real_input)
         for parameter in discriminator.parameters():
             parameter.requires_grad_(True)
         pred_fake = discriminator(torch.cat([real_input, fake.detach()], 1))
+        loss_d_fake = gan_loss(pred_fake, torch.zeros_like(pred_fake))
         pred_real = discriminator(torch.cat([real_input, real_target], 1))
-        loss_d = 0.5 * (gan_loss(pred_fake, torch.zeros_like(pred_fake)) + gan_loss(pred_real, torch.ones_like(pred_real)))
+        loss_d_real = gan_loss(pred_real, torch.ones_like(pred_real))
+        loss_d = 0.5 * (loss_d_fake + loss_d_real)
         optim_d.zero_grad()
         loss_d.backward()
         optim_d.step()
         for parameter in discriminator.parameters():
             parameter.requires_grad_(False)
         pred_fake = discriminator(torch.cat([real_input, fake], 1))
-        loss_g = gan_loss(pred_fake, torch.ones_like(pred_fake)) + l1_weight * nn.functional.l1_loss(fake, real_target)
+        loss_g_gan = gan_loss(pred_fake, torch.ones_like(pred_fake))
+        loss_g_l1 = l1_weight * nn.functional.l1_loss(fake, real_target)
+        loss_g = loss_g_gan + loss_g_l1
         optim_g.zero_grad()
         loss_g.backward()
         optim_g.step()
-        return float(loss_g.detach())
+        return {"G_GAN": loss_g_gan.item(), "G_L1": loss_g_l1.item(), "D_real": loss_d_real.item(),
+                "D_fake": loss_d_fake.item()}
 
     return step
 
@@ -239,7 +245,10 @@ def benchmark(argv=None):
                     generator(real_input)
         else:
             generator.train()
-            run = train_step_function(generator, discriminator, real_input, real_target)
+            train_step = train_step_function(generator, discriminator)
+
+            def run():
+                train_step(real_input, real_target)
             if args.serve:
                 bench.serve_steps(run, args.warmup)
                 return

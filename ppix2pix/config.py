@@ -102,6 +102,8 @@ def _dataset_schema(shuffle_doc):
         "dataroot": Spec(None, str, "folder of AB images (A left half, B right half)"),
         "dataroot_a": Spec(None, str, "folder of A images (instead of dataroot; paired with dataroot_b by name)"),
         "dataroot_b": Spec(None, str, "folder of B images, same file names as dataroot_a"),
+        "pair_list": Spec(None, str, "text file with one 'A path<TAB>B path' line per pair (paths relative to the "
+                          "file's folder), instead of the folders"),
         "batch_size": Spec(1, int, "images per batch (per GPU/process)"),
         "num_workers": Spec(0, int, "DataLoader worker processes (0 = load in the main process)"),
         "shuffle": Spec(None, bool, shuffle_doc),
@@ -325,6 +327,11 @@ def check_data_paths(cfg, splits):
     """Fail early, naming the key, when a dataset folder of the given splits is missing."""
     for split in splits:
         section = cfg["dataset"][split]
+        if section["pair_list"]:
+            if not os.path.isfile(section["pair_list"]):
+                raise ConfigError(f"dataset.{split}.pair_list: file {section['pair_list']!r} does not exist; fix the "
+                                  f"path or pass -o dataset.{split}.pair_list=FILE")
+            continue
         keys = ("dataroot_a", "dataroot_b") if section["dataroot_a"] or section["dataroot_b"] else ("dataroot",)
         for name in keys:
             folder = section[name]

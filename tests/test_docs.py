@@ -92,3 +92,23 @@ def test_quickstart_runs_end_to_end_on_tiny_settings(tmp_path):
     assert os.path.isfile(tmp_path / "output" / "demo" / "netG.pdparams")
     assert os.path.isfile(tmp_path / "output" / "demo" / "results" / "index.html")
     assert "open " in result.stdout
+
+
+@pytest.mark.parametrize("readme", READMES)
+def test_readme_reader_snippet_runs_on_generated_data(readme, tmp_path, monkeypatch):
+    """The brief's reader snippet, exactly as the README shows it, on AB images at data/data10830."""
+    from data_helpers import ab_tree
+
+    snippet = _read(readme).split("<!-- reader-snippet:start -->")[1].split("<!-- reader-snippet:end -->")[0]
+    (code,) = _code_blocks(snippet)
+    ab_tree(tmp_path / "data" / "data10830", {"train": 2, "test": 1}, size=256)
+    monkeypatch.chdir(tmp_path)
+
+    class CFG:
+        """Any class, as the README says."""
+
+    namespace = {"CFG": CFG}
+    exec(compile(code, f"{readme} reader snippet", "exec"), namespace)
+    data = namespace["data"]
+    assert data.shape == (2, 1, 3, 224, 224) and str(data.dtype) == "float32"
+    assert -1.0 <= data.min() and data.max() <= 1.0

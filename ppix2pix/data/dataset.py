@@ -85,6 +85,36 @@ def match_pairs(folder_a, folder_b):
     return [(stems_a[stem], stems_b[stem]) for stem in sorted(stems_a)]
 
 
+MAX_PAIR_LIST_BYTES = 64 << 20
+
+
+def read_pair_list(path):
+    """[(A path, B path)] from a text file of ``A<TAB>B`` lines (relative paths start at the file's folder; blank
+    lines and lines starting with # are skipped). Malformed lines and missing images are errors naming the line."""
+    try:
+        if os.path.getsize(path) > MAX_PAIR_LIST_BYTES:
+            raise DataError(f"pair_list {path} is larger than {MAX_PAIR_LIST_BYTES >> 20} MB; is it a list file?")
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise DataError(f"pair_list {path}: cannot read it as a text file ({error})") from None
+    folder, pairs = os.path.dirname(os.path.abspath(path)), []
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        fields = line.split("\t") if "\t" in line else line.split()
+        if len(fields) != 2:
+            raise DataError(f"pair_list {path} line {number}: expected 'A path<TAB>B path', got {line!r}")
+        pair = tuple(os.path.join(folder, field.strip()) for field in fields)
+        missing = [image for image in pair if not os.path.isfile(image)]
+        if missing:
+            raise DataError(f"pair_list {path} line {number}: image {missing[0]!r} does not exist")
+        pairs.append(pair)
+    if not pairs:
+        raise DataError(f"pair_list {path} lists no pairs")
+    return pairs
+
+
 def split_ab(image, path):
     """Split an AB image into its left (A) and right (B) halves; odd widths are an error."""
     width = image.shape[1]
@@ -95,9 +125,12 @@ def split_ab(image, path):
 
 
 class PairedDataset(paddle.io.Dataset):
-    """Aligned pairs for pix2pix; ``train`` enables the random crop/flip of the preprocess mode."""
+    """Aligned pairs for pix2pix; ``train`` enables the random crop/flip of the preprocess mode.
 
-    def __init__(self, section, model_cfg, train, seed=0):
+    Sizes are kept to multiples of what the configured generator takes, or of ``size_multiple`` when given (1: any).
+    """
+
+    def __init__(self, section, model_cfg, train, seed=0, size_multiple=None):
         super().__init__()
         self.section, self.train, self.seed, self.epoch = section, train, int(seed or 0), 0
         generator = model_cfg["generator"]
@@ -109,7 +142,8 @@ class PairedDataset(paddle.io.Dataset):
         self.channels = {side_in: generator["input_nc"],
                          "B" if side_in == "A" else "A": generator["output_nc"]}
         try:
-            self.transform = PairedTransform(section, generator_size_multiple(generator), train)
+            multiple = generator_size_multiple(generator) if size_multiple is None else size_multiple
+            self.transform = PairedTransform(section, multiple, train)
         except ValueError as error:
             raise DataError(str(error)) from None
         self.pairs = self._find_pairs()
@@ -119,6 +153,8 @@ class PairedDataset(paddle.io.Dataset):
 
     def _find_pairs(self):
         section = self.section
+        if section["pair_list"]:
+            return read_pair_list(section["pair_list"])
         if section["dataroot_a"] or section["dataroot_b"]:
             if not (section["dataroot_a"] and section["dataroot_b"]):
                 raise DataError("set both dataroot_a and dataroot_b (separate A and B folders), or dataroot alone "

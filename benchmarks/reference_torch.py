@@ -5,7 +5,8 @@ checkpoints (``model.model.1.model.3.weight``, ``model.12.conv_block.5.weight``,
 Used to make the interop test fixtures (tests/fixtures/make_torch_fixtures.py) and by PyTorch benchmarks.
 
 Needs PyTorch, which ppix2pix itself never imports: run with a separate environment, e.g.
-``python3 -m venv /work/torch-venv && /work/torch-venv/bin/pip install torch==2.13.0 numpy``.
+``python3 -m venv TORCH_VENV && TORCH_VENV/bin/pip install torch==2.13.0 numpy pillow``, then point
+``TORCH_PYTHON`` at ``TORCH_VENV/bin/python``.
 """
 import torch
 from torch import nn

@@ -1,0 +1,252 @@
+"""Multi-seed, equal-budget training parity: ppix2pix (``tools/train.py``, as users train) against the
+official-equivalent PyTorch pix2pix (``benchmarks/reference_train.py``), scored on held-out pairs.
+
+For every seed, each side trains the same networks (unet_128 + 70x70 PatchGAN, batch 1, Adam 2e-4 / 0.5, lambda 100,
+constant lr) for the same number of iterations on the same training pairs (resize to 143, random 128 crop, flip).
+Both generators are then run by the same code (ppix2pix's networks; the PyTorch weights load one to one) on the same
+held-out inputs, in the paper's test mode (dropout on, batch statistics) and in eval mode (running statistics), so
+the scores differ only by what training produced. Test inputs: each half of the AB image resized to 128 x 128 by
+Pillow's bicubic filter, as the reference's data code does.
+
+Tasks (data in ``../shared/data``, referenced by path):
+
+* ``facades_photo2labels``: photo -> label map (A -> B). Scores: per-pixel accuracy, per-class accuracy and class
+  IoU through :func:`ppix2pix.metrics.facades_palette` (each pixel takes its nearest palette colour).
+* ``facades_labels2photo``: label map -> photo (B -> A). Scores: L1, PSNR, SSIM.
+* ``edges2shoes_edges2photo``: edges -> photo (B -> A) on ``edges2shoes_mini``: files 1..600 train, 601..700
+  held out. Scores: L1, PSNR, SSIM.
+
+Runs are cached under ``--out`` (``<task>/<side>/seed<N>.*``): delete a side's folder to retrain it. Training runs
+``--jobs`` processes at once with ``--threads`` threads each. Prints one table per test mode (mean +- sd over seeds
+per side, ratio ppix2pix / reference) and writes ``<task>/summary.json``::
+
+    python benchmarks/parity.py --task facades_photo2labels --seeds 0 1 2 3 4 --iters 1500 \\
+        --torch-python TORCH_VENV/bin/python
+"""
+import argparse
+import concurrent.futures
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+import numpy as np
+import yaml
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+
+DATA = os.path.join(ROOT, "..", "shared", "data")
+SIDES = ("ppix2pix", "reference")
+TEST_MODES = ("paper", "eval")
+EVAL_SEED = 1234
+LOAD_SIZE, CROP_SIZE, NUM_DOWNS = 143, 128, 7
+
+
+def _numbered(folder, first, last):
+    """AB files ``<n>_AB.jpg`` of a folder with first <= n <= last, sorted by n."""
+    names = [name for name in os.listdir(folder) if name.endswith("_AB.jpg")
+             and first <= int(name.split("_")[0]) <= last]
+    return [os.path.join(folder, name) for name in sorted(names, key=lambda name: int(name.split("_")[0]))]
+
+
+TASKS = {
+    "facades_photo2labels": {"train": "facades/train", "test": "facades/test", "direction": "AtoB",
+                             "scores": "labels"},
+    "facades_labels2photo": {"train": "facades/train", "test": "facades/test", "direction": "BtoA",
+                             "scores": "photo"},
+    "edges2shoes_edges2photo": {"train": "edges2shoes_mini/train", "test": "edges2shoes_mini/train",
+                                "direction": "BtoA", "scores": "photo", "train_range": (1, 600),
+                                "test_range": (601, 700)},
+}
+SCORE_NAMES = {"labels": ("pixel_acc", "class_acc", "class_iou"), "photo": ("l1", "psnr", "ssim")}
+
+
+def task_files(task, split):
+    """AB image paths of a task's split."""
+    spec = TASKS[task]
+    folder = os.path.join(DATA, spec[split])
+    if f"{split}_range" in spec:
+        return _numbered(folder, *spec[f"{split}_range"])
+    return sorted(os.path.join(folder, name) for name in os.listdir(folder) if name.lower().endswith(".jpg"))
+
+
+def training_folder(task, run_dir):
+    """A folder holding exactly the task's training pairs (symbolic links when the task uses a subset)."""
+    spec = TASKS[task]
+    if "train_range" not in spec:
+        return os.path.join(DATA, spec["train"])
+    folder = os.path.join(run_dir, "..", "train_pairs")
+    os.makedirs(folder, exist_ok=True)
+    for path in task_files(task, "train"):
+        link = os.path.join(folder, os.path.basename(path))
+        if not os.path.lexists(link):
+            os.symlink(os.path.abspath(path), link)
+    return os.path.abspath(folder)
+
+
+def ppix2pix_config(task, seed, iters, dataroot, output_dir):
+    """The tools/train.py config of one run: the paper's networks at 128 px, defaults everywhere else."""
+    return {
+        "total_iters": iters, "seed": seed, "output_dir": output_dir,
+        "model": {"generator": {"name": "UnetGenerator", "num_downs": NUM_DOWNS, "use_dropout": True},
+                  "discriminator": {"name": "NLayerDiscriminator", "n_layers": 3},
+                  "direction": TASKS[task]["direction"]},
+        "dataset": {"train": {"dataroot": dataroot, "batch_size": 1, "num_workers": 0, "load_size": LOAD_SIZE,
+                              "crop_size": CROP_SIZE}},
+        "validate": {"interval": 0},
+    }
+
+
+def train_command(side, task, seed, args, run_dir):
+    """(command, environment, weights path) of one training run."""
+    dataroot = training_folder(task, run_dir)
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    if side == "ppix2pix":
+        output_dir = os.path.join(run_dir, f"seed{seed}")
+        config = os.path.join(run_dir, f"seed{seed}.yaml")
+        with open(config, "w", encoding="utf-8") as handle:
+            yaml.safe_dump(ppix2pix_config(task, seed, args.iters, dataroot, output_dir), handle)
+        return ([sys.executable, os.path.join(ROOT, "tools", "train.py"), "-c", config], env,
+                os.path.join(output_dir, "netG.pdparams"))
+    weights = os.path.join(run_dir, f"seed{seed}.pth")
+    return ([args.torch_python, os.path.join(HERE, "reference_train.py"), "--dataroot", dataroot,
+             "--direction", TASKS[task]["direction"], "--num-downs", str(NUM_DOWNS), "--load-size", str(LOAD_SIZE),
+             "--crop-size", str(CROP_SIZE), "--iters", str(args.iters), "--seed", str(seed), "--threads",
+             str(args.threads), "--out", weights], env, weights)
+
+
+def side_folder(side, args):
+    """Cache folder name of a side: ``reference``, or ``ppix2pix`` + ``--label`` (to keep before/after runs)."""
+    return f"ppix2pix-{args.label}" if side == "ppix2pix" and args.label else side
+
+
+def run_training(side, task, seed, args, train=True):
+    """Train one run unless its weights exist (or ``train`` is False); returns the weights path."""
+    run_dir = os.path.join(args.out, task, side_folder(side, args))
+    os.makedirs(run_dir, exist_ok=True)
+    command, env, weights = train_command(side, task, seed, args, run_dir)
+    if os.path.exists(weights) or not train:
+        return weights
+    log = os.path.join(run_dir, f"seed{seed}.log")
+    print(f"training {side} seed {seed} (log: {log})", file=sys.stderr, flush=True)
+    with open(log, "w", encoding="utf-8") as handle:
+        done = subprocess.run(command, env=env, stdout=handle, stderr=subprocess.STDOUT)
+    if done.returncode:
+        raise RuntimeError(f"{side} seed {seed} failed (exit {done.returncode}); see {log}")
+    return weights
+
+
+def test_pairs(task):
+    """[(input, target)] model-range C x H x W float32 arrays of the held-out pairs (Pillow bicubic to 128)."""
+    pairs = []
+    for path in task_files(task, "test"):
+        image = Image.open(path).convert("RGB")
+        half = image.size[0] // 2
+        sides = [np.asarray(image.crop(box).resize((CROP_SIZE, CROP_SIZE), Image.BICUBIC), np.float32)
+                 for box in ((0, 0, half, image.size[1]), (half, 0, image.size[0], image.size[1]))]
+        a, b = (side.transpose(2, 0, 1) / 127.5 - 1.0 for side in sides)
+        pairs.append((a, b) if TASKS[task]["direction"] == "AtoB" else (b, a))
+    return pairs
+
+
+def evaluate(weights, task, pairs):
+    """{test mode: {score: value}} of one trained generator on the held-out pairs."""
+    import paddle
+    from ppix2pix.checkpoint import load_generator
+    from ppix2pix.config import load_config
+    from ppix2pix.data.image_io import from_model, to_uint8
+    from ppix2pix.metrics import MetricAverager, SegmentationScores, facades_palette
+    from ppix2pix.translate import NetworkRunner
+
+    cfg = load_config(overrides=[f"model.generator.num_downs={NUM_DOWNS}",
+                                 f"model.direction={TASKS[task]['direction']}"])
+    net, _ = load_generator(weights, cfg)
+    results = {}
+    for mode in TEST_MODES:
+        paddle.seed(EVAL_SEED)
+        runner = NetworkRunner(net, mode)
+        labels = SegmentationScores(facades_palette()) if TASKS[task]["scores"] == "labels" else None
+        photos = MetricAverager()
+        for source, target in pairs:
+            output = runner(source[None])
+            if labels is not None:
+                labels.add(to_uint8(from_model(output[0])), to_uint8(from_model(target)))
+            else:
+                photos.add_batch(output, target[None])
+        scores = labels.result() if labels is not None else photos.result()
+        results[mode] = {name: scores[name] for name in SCORE_NAMES[TASKS[task]["scores"]]}
+    return results
+
+
+def summarize(task, scores):
+    """Per test mode and score: mean and sd over seeds per side, the ratio of means, and the spreads."""
+    summary = {}
+    for mode in TEST_MODES:
+        rows = {}
+        for name in SCORE_NAMES[TASKS[task]["scores"]]:
+            row = {}
+            for side in SIDES:
+                values = [result[mode][name] for result in scores.get(side, {}).values()]
+                if values:
+                    row[side] = {"mean": statistics.mean(values),
+                                 "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
+                                 "values": values}
+            if len(row) == 2:
+                row["ratio"] = row["ppix2pix"]["mean"] / row["reference"]["mean"]
+            rows[name] = row
+        summary[mode] = rows
+    return summary
+
+
+def print_summary(task, summary, seeds):
+    for mode, rows in summary.items():
+        print(f"\n{task}, test mode {mode}, seeds {' '.join(map(str, seeds))}")
+        print(f"{'score':<10} {'ppix2pix mean +- sd':>22} {'reference mean +- sd':>22} {'ratio':>7}")
+        for name, row in rows.items():
+            cells = [f"{row[side]['mean']:.4f} +- {row[side]['sd']:.4f}" if side in row else "-" for side in SIDES]
+            ratio = f"{row['ratio']:.3f}" if "ratio" in row else "-"
+            print(f"{name:<10} {cells[0]:>22} {cells[1]:>22} {ratio:>7}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--task", choices=sorted(TASKS), default="facades_photo2labels")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--iters", type=int, default=1500)
+    parser.add_argument("--sides", nargs="+", choices=SIDES, default=list(SIDES))
+    parser.add_argument("--torch-python", default=os.environ.get("TORCH_PYTHON"),
+                        help="python of an environment with torch and Pillow (default: $TORCH_PYTHON)")
+    parser.add_argument("--out", default=os.path.join(ROOT, "output", "parity"), help="run cache folder")
+    parser.add_argument("--label", help="keep this ppix2pix version's runs apart (folder ppix2pix-LABEL)")
+    parser.add_argument("--evaluate-only", action="store_true", help="score the finished runs, train nothing")
+    parser.add_argument("--jobs", type=int, default=2, help="training runs at once")
+    parser.add_argument("--threads", type=int, default=1, help="threads per training run")
+    args = parser.parse_args(argv)
+    if "reference" in args.sides and not args.torch_python and not args.evaluate_only:
+        parser.error("the reference side needs --torch-python (or $TORCH_PYTHON): a python with torch and Pillow")
+    runs = [(side, seed) for seed in args.seeds for side in args.sides]
+    if args.evaluate_only:
+        weights = {run: path for run in runs
+                   if os.path.exists(path := run_training(run[0], args.task, run[1], args, train=False))}
+    else:
+        with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+            weights = dict(zip(runs, pool.map(lambda run: run_training(run[0], args.task, run[1], args), runs)))
+    pairs = test_pairs(args.task)
+    scores = {}
+    for (side, seed), path in weights.items():
+        scores.setdefault(side, {})[seed] = evaluate(path, args.task, pairs)
+        print(f"{side} seed {seed}: {json.dumps(scores[side][seed])}", file=sys.stderr, flush=True)
+    summary = summarize(args.task, scores)
+    print_summary(args.task, summary, args.seeds)
+    name = f"summary-{args.label}.json" if args.label else "summary.json"
+    with open(os.path.join(args.out, args.task, name), "w", encoding="utf-8") as handle:
+        json.dump({"task": args.task, "iters": args.iters, "seeds": args.seeds, "scores": scores,
+                   "summary": summary}, handle, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -115,3 +115,13 @@ def test_bad_palette_files_name_the_file(tmp_path, text):
     path.write_text(text)
     with pytest.raises(ValueError, match="bad.yaml"):
         load_palette(str(path))
+
+
+def test_facades_palette_maps_its_colours_and_jpeg_noise_to_its_classes():
+    from ppix2pix.metrics import FACADES_COLORS, facades_palette
+    palette = facades_palette()
+    assert len(palette.names) == 12 and palette.void == 12
+    colors = np.array(FACADES_COLORS, np.uint8)[None]
+    np.testing.assert_array_equal(palette.labels(colors)[0], np.arange(12))
+    noisy = np.clip(colors.astype(int) + np.random.default_rng(0).integers(-12, 13, colors.shape), 0, 255)
+    np.testing.assert_array_equal(palette.labels(noisy.astype(np.uint8))[0], np.arange(12))

@@ -182,7 +182,7 @@ class BatchNorm2D(nn.BatchNorm2D):
         # own statistics follow the unbiased rule.
         out = self._normalize(x, self._mean.clone(), self._variance.clone(), training=True)
         with paddle.no_grad():
-            values = x.detach()
+            values = x.detach().astype(self._mean.dtype)  # half-precision activations: statistics in float32
             axes = [0, 2, 3] if self._data_format == "NCHW" else [0, 1, 2]
             update_running_statistics(self._mean, self._variance, values.mean(axes), values.var(axes, unbiased=False),
                                       values.size // self._mean.shape[0], self._momentum)

@@ -237,7 +237,8 @@ class _Library:
 
 class _Owner:
     """oneDNN objects destroyed together: when :meth:`release` is called (descriptors, once the primitives exist) or
-    when the Python object holding this owner goes (primitives and memory objects evicted from the caches)."""
+    when nothing holds this owner any more (primitives and memory objects: their set evicted from its cache, and no
+    recorded graph holding one of its steps)."""
 
     def __init__(self, lib):
         self.lib, self.objects = lib, []
@@ -303,14 +304,22 @@ def _aligned_buffer(floats):
     return raw[start:start + floats]
 
 
-class _Step:
+class _Runnable:
+    """A primitive and the :class:`_Owner` of its oneDNN objects. The step keeps its owner alive: an autograd node
+    of a recorded graph holds steps, and the cache may evict their primitive set before the graph's backward runs."""
+
+    def __init__(self, lib, primitive_desc, owner):
+        self.lib, self.lock, self.owner = lib, threading.Lock(), owner
+        self.primitive = lib.primitive(primitive_desc, owner)
+
+
+class _Step(_Runnable):
     """One primitive (forward, backward data or backward weights) with its operands; the last operand is the output.
 
     ``activations`` are the arguments that are 4-D activation maps (they may come and go channels-last)."""
 
     def __init__(self, lib, primitive_desc, operands, owner, temporary, activations=()):
-        self.lib, self.lock = lib, threading.Lock()
-        self.primitive = lib.primitive(primitive_desc, owner)
+        super().__init__(lib, primitive_desc, owner)
         self.operands = [_Operand(lib, arg, shape, lib.lib.dnnl_primitive_desc_query_md(primitive_desc, query, 0),
                                   index == len(operands) - 1, owner, temporary,
                                   (PLAIN, CHANNELS_LAST) if arg in activations else (PLAIN,))
@@ -427,13 +436,12 @@ class ReluPrimitives(_PrimitiveSet):
                               self.owner, temporary)
 
 
-class _FixedStep:
+class _FixedStep(_Runnable):
     """A primitive whose operands all come in the layouts it was built for (no reorders); oneDNN keeps its scratch
     memory."""
 
     def __init__(self, lib, primitive_desc, descs, owner):
-        self.lib, self.lock = lib, threading.Lock()
-        self.primitive = lib.primitive(primitive_desc, owner)
+        super().__init__(lib, primitive_desc, owner)
         self.memories = {arg: lib.memory(desc, owner) for arg, desc in descs.items()}
 
     def run(self, tensors):

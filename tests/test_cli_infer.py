@@ -222,3 +222,32 @@ def test_colorization_checkpoint_colours_plain_images(tmp_path, tiny_overrides, 
     assert read_image(str(out / "side_by_side" / "photo.png")).shape == (48, 3 * 80, 3)  # gray | output | original
     assert infer_main(["--checkpoint", checkpoint, "--input", str(tmp_path / "in"), "--output", str(out),
                        "--ab"]) == 2
+
+
+@pytest.mark.parametrize("written", ["side-by-side strip", "thumbnail"])
+def test_no_file_infer_writes_may_replace_an_input(tmp_path, checkpoint, capsys, written):
+    """Not only OUTPUT/<name>: ``--input prev/side_by_side --output prev --side-by-side`` would write its strips over
+    its inputs, and an input named like a thumbnail would be replaced by one."""
+    out = tmp_path / "prev"
+    if written == "side-by-side strip":
+        inputs, names, extra = out / "side_by_side", ["a.png"], ["--side-by-side"]
+    else:
+        inputs, names, extra = out / "index_files", ["a.png", "a.png.output.jpg"], []
+    for seed, name in enumerate(names):
+        _write(str(inputs / name), _random(24, 24, seed=seed))
+    before = {name: (inputs / name).read_bytes() for name in names}
+    assert infer_main(["--checkpoint", checkpoint, "--input", str(inputs), "--output", str(out), *extra]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "would overwrite the input" in error and str(inputs) in error and "\n" not in error
+    assert {name: (inputs / name).read_bytes() for name in names} == before
+
+
+def test_images_differing_only_in_extension_get_their_own_thumbnails(tmp_path, checkpoint):
+    for seed, name in enumerate(("a.png", "a.jpg")):
+        _write(str(tmp_path / "in" / name), _random(24, 24, seed=seed))
+    out = tmp_path / "out"
+    assert infer_main(["--checkpoint", checkpoint, "--input", str(tmp_path / "in"), "--output", str(out)]) == 0
+    thumbnails = re.findall(r"src='([^']+)'", (out / "index.html").read_text())
+    assert len(set(thumbnails)) == 4 and all((out / thumbnail).is_file() for thumbnail in thumbnails)
+    inputs = {path: read_image(str(out / path)) for path in thumbnails if ".input." in path}
+    assert len(inputs) == 2 and not np.array_equal(*inputs.values())

@@ -10,6 +10,7 @@ from ..data.image_io import to_channels, to_uint8, to_unit_float, write_image
 
 THUMBNAIL_SIDE = 256
 THUMBNAIL_FOLDER = "index_files"
+INDEX_FILE = "index.html"
 
 
 def display_image(image):
@@ -17,15 +18,20 @@ def display_image(image):
     return to_channels(to_uint8(to_unit_float(image)), 3)
 
 
+def thumbnail_path(relative_path, role):
+    """Path, relative to the output folder, of the ``role`` thumbnail of the image at ``relative_path``; the name
+    keeps the image's extension, so ``a.png`` and ``a.jpg`` get thumbnails of their own."""
+    return os.path.join(THUMBNAIL_FOLDER, f"{relative_path}.{role}.jpg")
+
+
 def write_thumbnail(output_dir, relative_path, role, image):
-    """Save a small JPEG of ``image`` under ``index_files/`` and return its path relative to ``output_dir``."""
+    """Save a small JPEG of ``image`` at :func:`thumbnail_path` and return that path."""
     image = display_image(image)
     scale = THUMBNAIL_SIDE / max(image.shape[:2])
     if scale < 1:
         size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
         image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    stem = os.path.splitext(relative_path)[0]
-    relative = os.path.join(THUMBNAIL_FOLDER, f"{stem}.{role}.jpg")
+    relative = thumbnail_path(relative_path, role)
     write_image(os.path.join(output_dir, relative), np.ascontiguousarray(image))
     return relative
 
@@ -51,7 +57,7 @@ def write_index(output_dir, title, columns, rows):
             cells.append(f"<td><img src='{_link(path)}' alt='{html.escape(column)}'></td>" if path else "<td></td>")
         lines.append("<tr>" + "".join(cells) + "</tr>")
     lines += ["</table>", "</body></html>"]
-    path = os.path.join(output_dir, "index.html")
+    path = os.path.join(output_dir, INDEX_FILE)
     with open(path, "w", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")
     return path

@@ -16,9 +16,10 @@ from ..direction import input_and_target, input_side
 from ..models import TEST_MODES
 from ..translate import SIZE_MODES, Translator, group_by_size
 from .common import CliError, Progress, checkpoint_generator, find_images, run_cli
-from .html_index import display_image, write_index, write_thumbnail
+from .html_index import INDEX_FILE, display_image, thumbnail_path, write_index, write_thumbnail
 
 SIXTEEN_BIT_EXTENSIONS = (".png", ".tif", ".tiff")
+SIDE_BY_SIDE_FOLDER = "side_by_side"
 
 
 def build_parser():
@@ -121,26 +122,39 @@ def describe(translator, args, pairs, direction, count, device):
               "depends on the other images in its batch (the paper used batch 1)")
 
 
-def check_no_overwrite(items, output_dir):
-    """Refuse to run when an output would replace its own input (outputs keep the input names)."""
-    for path, relative in items:
-        if os.path.realpath(os.path.join(output_dir, relative)) == os.path.realpath(path):
-            raise CliError(f"--output {output_dir} would overwrite the input {path} (outputs keep the input names); "
-                           f"choose another output folder")
+def written_paths(items, output_dir, columns, side_by_side):
+    """Every file infer writes: per input its output, side-by-side strip and thumbnails, and the index page."""
+    for _, relative in items:
+        yield os.path.join(output_dir, relative)
+        if side_by_side:
+            yield os.path.join(output_dir, SIDE_BY_SIDE_FOLDER, relative)
+        for role in columns:
+            yield os.path.join(output_dir, thumbnail_path(relative, role))
+    yield os.path.join(output_dir, INDEX_FILE)
+
+
+def check_no_overwrite(items, output_dir, columns, side_by_side):
+    """Refuse to run when a file infer writes would replace one of its inputs (outputs keep the input names)."""
+    inputs = {os.path.realpath(path): path for path, _ in items}
+    for written in written_paths(items, output_dir, columns, side_by_side):
+        source = inputs.get(os.path.realpath(written))
+        if source is not None:
+            raise CliError(f"--output {output_dir} would overwrite the input {source} (writing {written}); choose "
+                           f"another output folder")
 
 
 def infer(args):
     items = find_images(args.input, exclude=args.output)
-    check_no_overwrite(items, args.output)
     device = select_device(args.device or "auto")
     translator = load_translator(args, device)
     direction = translator.cfg["model"]["direction"]
     pairs = decide_pairs(args, translator, items[0][0])
+    columns = ["input", "output"] + (["target"] if pairs or translator.color_space == "lab" else [])
+    check_no_overwrite(items, args.output, columns, args.side_by_side)
     describe(translator, args, pairs, direction, len(items), device)
     records = (read_record(path, relative, pairs, direction) for path, relative in items)
     progress = Progress(len(items))
     rows = []
-    columns = ["input", "output"] + (["target"] if pairs or translator.color_space == "lab" else [])
     for batch in group_by_size(records, args.batch_size, lambda record: record["input"].shape[:2]):
         outputs = translator.translate([record["input"] for record in batch])
         for record, output in zip(batch, outputs):
@@ -162,7 +176,7 @@ def write_results(args, record, output, color_space):
             panels["target"] = record["target"]
     if args.side_by_side:
         strip = np.concatenate([display_image(panel) for panel in panels.values()], axis=1)
-        write_image(os.path.join(args.output, "side_by_side", relative), strip)
+        write_image(os.path.join(args.output, SIDE_BY_SIDE_FOLDER, relative), strip)
     thumbnails = {role: write_thumbnail(args.output, relative, role, image) for role, image in panels.items()}
     return relative, thumbnails, relative
 

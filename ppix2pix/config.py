@@ -88,6 +88,13 @@ def _direction(value, key):
     return normalize_direction(value)
 
 
+def _interval(value, key):
+    """An interval of iterations or epochs: 0 switches it off; a negative one is refused."""
+    if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+        raise ValueError(f"must be 0 (off) or a positive count, got {value}")
+    return value
+
+
 def _float_or_inf(value, key):
     return float(value) if isinstance(value, str) and value.lower() in ("inf", "infinity") else value
 
@@ -184,16 +191,19 @@ SCHEMA = {
     },
     "optimizer": {"optimG": _optimizer_schema("netG"), "optimD": _optimizer_schema("netD")},
     "log_config": {
-        "interval": Spec(100, int, "iterations between log lines"),
-        "visiual_interval": Spec(500, int, "iterations between VisualDL image triplets (PaddleGAN spelling)"),
+        "interval": Spec(100, int, "iterations between log lines (0 = one line per epoch)", normalize=_interval),
+        "visiual_interval": Spec(500, int, "iterations between VisualDL image triplets (PaddleGAN spelling; 0 = "
+                                 "never)", normalize=_interval),
     },
     "snapshot_config": {
-        "interval": Spec(5, int, "epochs between checkpoints"),
-        "interval_iters": Spec(None, int, "iterations between checkpoints (in addition to interval)"),
+        "interval": Spec(5, int, "epochs between checkpoints (0 = only at the end of training)",
+                         normalize=_interval),
+        "interval_iters": Spec(None, int, "iterations between checkpoints (in addition to interval; null or 0 = "
+                               "never)", normalize=_interval),
         "keep_last": Spec(3, int, "numbered checkpoints kept (latest and best are always kept)"),
     },
     "validate": {
-        "interval": Spec(1, int, "epochs between validations on dataset.test (0 = never)"),
+        "interval": Spec(1, int, "epochs between validations on dataset.test (0 = never)", normalize=_interval),
         "max_images": Spec(None, int, "validate on at most this many test pairs (null = all)"),
         "save_img": Spec(False, bool, "write input | output | target images to output_dir/validation/epoch_N"),
         "best_metric": Spec("psnr", str, "metric that selects the best checkpoint", choices=("l1", "psnr", "ssim")),

@@ -11,7 +11,6 @@ import logging
 import math
 import os
 import random
-import shutil
 import signal
 import time
 
@@ -25,6 +24,7 @@ from .data import build_dataloader
 from .data.color import lab_to_rgb
 from .data.image_io import from_model, to_uint8, write_image
 from .device import select_device
+from .durable import copy_synced, sync_folder
 from .metrics import HIGHER_IS_BETTER, MetricAverager
 from .models.fast_layers import fast_layers_summary
 from .pix2pix import LOSS_NAMES, Pix2PixModel
@@ -305,13 +305,13 @@ class Trainer:
             for name, value in losses.items():
                 sums[name] = sums[name] + value if name in sums else value
             end_of_epoch = self.iteration % self.iters_per_epoch == 0
-            if self.iteration % log_every == 0 or end_of_epoch or self.iteration == self.total_iters:
+            if _due(self.iteration, log_every) or end_of_epoch or self.iteration == self.total_iters:
                 self._log_losses(sums, meter)
                 sums = {}
                 meter.reset()
-            if visual_every and self.iteration % visual_every == 0:
+            if _due(self.iteration, visual_every):
                 self._log_images(real_input, real_target)
-            if save_every and self.iteration % save_every == 0:
+            if _due(self.iteration, save_every):
                 self.save_checkpoint(f"iter_{self.iteration}")
             if self._stop_requested() or self.iteration >= self.total_iters:
                 break
@@ -361,7 +361,7 @@ class Trainer:
         cfg = self.cfg
         finished_epoch = self.epoch + 1
         metrics = None
-        if self.test_loader is not None and finished_epoch % cfg["validate"]["interval"] == 0:
+        if self.test_loader is not None and _due(finished_epoch, cfg["validate"]["interval"]):
             metrics = self.validate()
         distributed.barrier(self.world_size)
         plateau_metric = metrics["l1"] if metrics else None
@@ -369,7 +369,7 @@ class Trainer:
             plateau_metric = distributed.broadcast_object(plateau_metric)
         self.model.step_schedulers(plateau_metric)
         self.epoch = finished_epoch
-        if finished_epoch % cfg["snapshot_config"]["interval"] == 0 or self.iteration >= self.total_iters:
+        if _due(finished_epoch, cfg["snapshot_config"]["interval"]) or self.iteration >= self.total_iters:
             self.save_checkpoint(f"epoch_{finished_epoch}")
 
     def evaluate(self, image_dir=None):
@@ -424,13 +424,24 @@ class Trainer:
         return metrics
 
 
+def _due(count, interval):
+    """Whether ``count`` iterations or epochs complete an ``interval`` of them (0 or null: never)."""
+    return bool(interval) and count % interval == 0
+
+
 def _link_or_copy(source, destination):
-    """Make ``destination`` the same file as ``source`` (hard link, or copy where links are unsupported)."""
+    """Make ``destination`` the same file as ``source`` (hard link, or synced copy where links are unsupported),
+    replacing it atomically and durably; a failure leaves the old ``destination`` and no temporary behind."""
     temporary = destination + ".tmp"
-    if os.path.exists(temporary):
-        os.remove(temporary)
     try:
-        os.link(source, temporary)
-    except OSError:
-        shutil.copyfile(source, temporary)
-    os.replace(temporary, destination)
+        if os.path.lexists(temporary):
+            os.remove(temporary)
+        try:
+            os.link(source, temporary)
+        except OSError:
+            copy_synced(source, temporary)
+        os.replace(temporary, destination)
+    finally:
+        if os.path.lexists(temporary):
+            os.remove(temporary)
+    sync_folder(os.path.dirname(os.path.abspath(destination)))

@@ -107,6 +107,15 @@ def test_bad_values_name_the_key_and_the_fix(paddlegan_file, override, message):
     assert paddlegan_file in str(info.value)
 
 
+@pytest.mark.parametrize("key", ["log_config.interval", "log_config.visiual_interval", "snapshot_config.interval",
+                                 "snapshot_config.interval_iters", "validate.interval"])
+def test_intervals_take_0_for_off_and_refuse_negative_counts(key):
+    section, name = key.split(".")
+    assert load_config(None, [f"{key}=0"])[section][name] == 0
+    with pytest.raises(ConfigError, match=rf"^defaults: {key}: must be 0 \(off\) or a positive count, got -2$"):
+        load_config(None, [f"{key}=-2"])
+
+
 def test_unsupported_paddlegan_transform_is_refused():
     raw = yaml.safe_load(PADDLEGAN_TEXT)
     raw["dataset"]["train"]["preprocess"][2]["pipeline"].append({"name": "ColorJitter"})

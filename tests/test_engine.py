@@ -1,6 +1,8 @@
 """Training engine: exact resume, checkpoints, VisualDL steps, validation, NaN stop, config/checkpoint mismatch."""
+import errno
 import json
 import os
+import shutil
 
 import numpy as np
 import paddle
@@ -10,7 +12,7 @@ from visualdl import LogReader
 import synthetic
 from ppix2pix.checkpoint import CheckpointError, load_checkpoint
 from ppix2pix.config import ConfigError, load_config
-from ppix2pix.engine import Trainer, TrainingError
+from ppix2pix.engine import Trainer, TrainingError, _link_or_copy
 from ppix2pix.schedulers import linear_decay_factor
 
 
@@ -80,6 +82,52 @@ def test_checkpoint_contents_and_retention(tmp_path, data_dirs, tiny_overrides):
     assert not [name for name in os.listdir(folder) if "tmp" in name]
 
 
+def _no_links(*_):
+    raise OSError(errno.EPERM, "hard links not supported here")
+
+
+@pytest.fixture
+def synced(monkeypatch):
+    """The inode numbers of the files and folders fsynced from now on."""
+    inodes, fsync = [], os.fsync
+    monkeypatch.setattr(os, "fsync", lambda descriptor: (inodes.append(os.fstat(descriptor).st_ino),
+                                                         fsync(descriptor))[1])
+    return inodes
+
+
+@pytest.mark.parametrize("links", [True, False])
+def test_latest_is_replaced_durably_by_a_link_or_a_synced_copy(tmp_path, monkeypatch, synced, links):
+    source, latest = tmp_path / "epoch_2.pdparams", tmp_path / "latest.pdparams"
+    source.write_bytes(b"new")
+    latest.write_bytes(b"old")
+    (tmp_path / "latest.pdparams.tmp").write_bytes(b"left by a crash")
+    if not links:
+        monkeypatch.setattr(os, "link", _no_links)
+    _link_or_copy(str(source), str(latest))
+    assert latest.read_bytes() == b"new" and os.path.samefile(source, latest) == links
+    assert sorted(os.listdir(tmp_path)) == ["epoch_2.pdparams", "latest.pdparams"]
+    assert os.stat(tmp_path).st_ino in synced  # the folder holding the new name
+    assert links or os.stat(latest).st_ino in synced  # the copy's data
+
+
+def test_a_failed_copy_of_latest_keeps_the_old_one_and_leaves_no_temporary(tmp_path, monkeypatch):
+    source, latest = tmp_path / "epoch_2.pdparams", tmp_path / "latest.pdparams"
+    source.write_bytes(b"new")
+    latest.write_bytes(b"old")
+
+    def disk_full(_, target):
+        with open(target, "wb") as handle:
+            handle.write(b"ne")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "link", _no_links)
+    monkeypatch.setattr(shutil, "copyfile", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        _link_or_copy(str(source), str(latest))
+    assert latest.read_bytes() == b"old"
+    assert sorted(os.listdir(tmp_path)) == ["epoch_2.pdparams", "latest.pdparams"]
+
+
 def _read_vdl(folder):
     logs = [name for name in os.listdir(folder) if name.startswith("vdlrecords")]
     return LogReader(file_path=os.path.join(folder, logs[0]))
@@ -94,6 +142,20 @@ def test_visualdl_records_use_the_global_step(tmp_path, data_dirs, tiny_override
     assert [record.id for record in reader.get_data("image", "train/input_output_target")] == [3, 6, 9]
     lrs = [record.value for record in reader.get_data("scalar", "train/lr")]
     assert lrs and all(value == pytest.approx(2e-4) for value in lrs)
+
+
+def test_intervals_of_0_switch_periodic_work_off_and_keep_the_final_checkpoint(tmp_path, data_dirs,
+                                                                               tiny_overrides):
+    """0 once raised ZeroDivisionError mid-training (for snapshot_config.interval after the epoch was counted, so the
+    epoch was lost); now log lines come once per epoch and the only checkpoint is the final one."""
+    cfg = _config(tmp_path, data_dirs, tiny_overrides, "epochs=2", "log_config.interval=0",
+                  "log_config.visiual_interval=0", "snapshot_config.interval=0", "snapshot_config.interval_iters=0",
+                  "validate.interval=0")
+    Trainer(cfg).train()
+    assert sorted(os.listdir(tmp_path / "run" / "checkpoints")) == ["epoch_2.pdparams", "latest.pdparams"]
+    reader = _read_vdl(str(tmp_path / "run" / "vdl"))
+    assert [record.id for record in reader.get_data("scalar", "train/G_L1")] == [5, 10]
+    assert "train/input_output_target" not in reader.get_tags().get("image", [])
 
 
 def test_validation_history_best_and_images(tmp_path, data_dirs, tiny_overrides):

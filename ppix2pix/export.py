@@ -34,6 +34,8 @@ INFO_FILE = "ppix2pix_export.yaml"
 MODEL_PREFIX = "generator"
 INPUT_NAME = "image"
 PRECISIONS = ("fp32", "fp16")
+INFO_KEYS = ("model_file", "params_file", "input_name", "input_nc", "output_nc", "size_multiple", "test_mode",
+             "config")  # what export_generator writes beside the format
 
 
 class ExportError(ValueError):
@@ -148,14 +150,27 @@ def read_export_info(path):
     if not isinstance(info, dict) or info.get("format") != EXPORT_FORMAT:
         raise ExportError(f"{info_path}: unknown export format (expected {EXPORT_FORMAT}); re-export the model")
     folder = os.path.dirname(os.path.abspath(info_path))
-    for key in ("model_file", "params_file"):
-        if not os.path.isfile(os.path.join(folder, info[key])):
-            raise ExportError(f"{info_path}: {info[key]} is missing from {folder}; re-export the model")
+    _check_info(info, info_path, folder)
     try:
         info["config"] = resolve_config(info["config"], f"config stored in {info_path}")
     except ConfigError as error:
         raise ExportError(str(error)) from None
     return dict(info, folder=folder)
+
+
+def _check_info(info, info_path, folder):
+    """Every key of :data:`INFO_KEYS` is there, and the model files are plain file names present in ``folder`` (an
+    absolute path or ``..`` would read a file from anywhere)."""
+    for key in INFO_KEYS:
+        if key not in info:
+            raise ExportError(f"{info_path}: the key {key!r} is missing; re-export the model with tools/export.py")
+    for key in ("model_file", "params_file"):
+        name = info[key]
+        if not isinstance(name, str) or name in ("", ".", "..") or os.path.basename(name) != name:
+            raise ExportError(f"{info_path}: {key} must be a file name in the export folder, got {name!r}; "
+                              f"re-export the model with tools/export.py")
+        if not os.path.isfile(os.path.join(folder, name)):
+            raise ExportError(f"{info_path}: {name} is missing from {folder}; re-export the model")
 
 
 def predictor_config(info, device="cpu", onednn=True, threads=None, tensorrt=False, precision="fp32",

@@ -100,6 +100,26 @@ def test_export_info_lets_a_translator_handle_any_size(tmp_path):
     assert np.abs(exported.translate([image])[0] - eager.translate([image])[0]).max() < TOLERANCE
 
 
+def test_export_info_naming_files_outside_its_folder_or_lacking_a_key_is_refused(tmp_path):
+    """A shared export folder is data from a stranger: its YAML may not point the predictor at any other file."""
+    net, cfg = _setup(UNET)
+    folder = tmp_path / "export"
+    export_generator(net, cfg, str(folder), "eval")
+    outside = tmp_path / "elsewhere.json"
+    outside.write_bytes((folder / "generator.json").read_bytes())
+    with open(folder / INFO_FILE) as handle:
+        info = yaml.safe_load(handle)
+    cases = [({"model_file": str(outside)}, None, "model_file must be a file name in the export folder"),
+             ({"params_file": "../export/generator.pdiparams"}, None, "params_file must be a file name in the export"),
+             ({}, "config", "the key 'config' is missing"), ({}, "model_file", "the key 'model_file' is missing")]
+    for changes, dropped, message in cases:
+        with open(folder / INFO_FILE, "w") as handle:
+            yaml.safe_dump({key: value for key, value in dict(info, **changes).items() if key != dropped}, handle)
+        with pytest.raises(ExportError) as error:
+            read_export_info(str(folder))
+        assert str(error.value).startswith(f"{folder / INFO_FILE}: {message}") and "\n" not in str(error.value)
+
+
 def test_reading_a_folder_without_an_export_names_the_fix(tmp_path):
     with pytest.raises(ExportError, match="tools/export.py"):
         read_export_info(str(tmp_path))

@@ -27,6 +27,7 @@ import argparse
 import concurrent.futures
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -44,6 +45,7 @@ SIDES = ("ppix2pix", "reference")
 TEST_MODES = ("paper", "eval")
 EVAL_SEED = 1234
 LOAD_SIZE, CROP_SIZE, NUM_DOWNS = 143, 128, 7
+LOSS_WINDOW = 300
 
 
 def _numbered(folder, first, last):
@@ -182,6 +184,24 @@ def evaluate(weights, task, pairs):
     return results
 
 
+LOSS_NAMES = ("G_GAN", "G_L1", "D_real", "D_fake")
+LOSS_LINE = re.compile(r"iter (\d+)/\d+ .*?G_GAN ([\d.]+) G_L1 ([\d.]+) .*?D_real ([\d.]+) D_fake ([\d.]+)")
+
+
+def training_losses(side, weights, window):
+    """Mean of each loss term over the last ``window`` iterations of a run (ppix2pix: its train.log lines, which
+    average the iterations since the previous line; reference: its per-iteration JSON)."""
+    if side == "reference":
+        with open(weights + ".json", encoding="utf-8") as handle:
+            records = json.load(handle)[-window:]
+        return {name: statistics.mean(record[name] for record in records) for name in LOSS_NAMES}
+    with open(os.path.join(os.path.dirname(weights), "train.log"), encoding="utf-8") as handle:
+        lines = [match.groups() for match in map(LOSS_LINE.search, handle) if match]
+    last = int(lines[-1][0])
+    kept = [values for values in lines if int(values[0]) > last - window]
+    return {name: statistics.mean(float(values[1 + index]) for values in kept) for index, name in enumerate(LOSS_NAMES)}
+
+
 def summarize(task, scores):
     """Per test mode and score: mean and sd over seeds per side, the ratio of means, and the spreads."""
     summary = {}
@@ -242,10 +262,18 @@ def main(argv=None):
         print(f"{side} seed {seed}: {json.dumps(scores[side][seed])}", file=sys.stderr, flush=True)
     summary = summarize(args.task, scores)
     print_summary(args.task, summary, args.seeds)
+    losses = {side: [training_losses(side, path, LOSS_WINDOW) for (run_side, _), path in weights.items()
+                     if run_side == side] for side in args.sides}
+    print(f"\ntraining losses, mean of the last {LOSS_WINDOW} iterations, mean +- sd over seeds")
+    for side, runs in losses.items():
+        if runs:
+            print(f"{side:<10} " + "  ".join(
+                f"{name} {statistics.mean(r[name] for r in runs):.3f} +- "
+                f"{statistics.stdev(r[name] for r in runs) if len(runs) > 1 else 0.0:.3f}" for name in LOSS_NAMES))
     name = f"summary-{args.label}.json" if args.label else "summary.json"
     with open(os.path.join(args.out, args.task, name), "w", encoding="utf-8") as handle:
         json.dump({"task": args.task, "iters": args.iters, "seeds": args.seeds, "scores": scores,
-                   "summary": summary}, handle, indent=1)
+                   "summary": summary, "training_losses": losses}, handle, indent=1)
 
 
 if __name__ == "__main__":

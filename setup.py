@@ -28,6 +28,7 @@ setup(
         "opencv-python-headless>=4.5",
         "pillow>=9.1",
         "pyyaml>=5.4",
+        "safetensors>=0.4",
         "scikit-image>=0.19",
         "visualdl>=2.5",
     ],

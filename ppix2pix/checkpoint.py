@@ -2,18 +2,29 @@
 
 A ppix2pix checkpoint is one ``paddle.save`` dict with PaddleGAN's keys (``netG``, ``netD``, ``optimG``,
 ``optimD``, ``epoch``) plus ``config`` (the resolved config, so the file rebuilds its own networks), ``iteration``,
-``rng`` and ``format``. A weights-only export holds ``netG`` (and ``config``).
+``rng`` and ``format``. A weights-only export holds ``netG`` (and ``config``). For sharing, a generator is written as
+``.safetensors`` (no pickle at all): its weights, with the config and format as JSON metadata.
+
+No file a user names is ever unpickled by ``paddle.load``: Paddle pickles go through the restricted reader of
+:mod:`.paddle_pickle`, PyTorch files through :mod:`.interop.torch_file`, and every reader raises
+:class:`CheckpointError` (defined in :mod:`.safe_loading`) for anything else.
 """
 import io
+import json
 import os
 
+import numpy as np
 import paddle
+import safetensors
+import safetensors.numpy
+
+from .durable import sync_folder
+from .paddle_pickle import read_paddle_pickle
+from .safe_loading import PLAIN_LEAVES, CheckpointError, check_structure, damaged
 
 FORMAT = "ppix2pix/1"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used; the message names the file and what to do."""
+SAFETENSORS_HEADER_LIMIT = 100_000_000  # the safetensors format's own bound on its JSON header
+OWN_SECTIONS = ("netG", "netD", "optimG", "optimD", "config", "rng")
 
 
 def save_checkpoint(state, path):
@@ -24,7 +35,7 @@ def save_checkpoint(state, path):
 
 
 def write_atomically(data, path):
-    """Write the bytes ``data`` to ``path`` through a temporary file and a rename."""
+    """Write the bytes ``data`` to ``path`` through a temporary file, fsync, a rename and an fsync of the folder."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     temporary = os.path.join(folder, f".{os.path.basename(path)}.tmp{os.getpid()}")
@@ -34,13 +45,14 @@ def write_atomically(data, path):
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
+        sync_folder(folder)
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
 
 
 def load_checkpoint(path, cfg=None):
-    """Read a checkpoint dict written by :func:`save_checkpoint`.
+    """Read a checkpoint dict written by :func:`save_checkpoint` or :func:`save_safetensors`.
 
     Foreign pix2pix weights are converted on the fly (see :mod:`ppix2pix.interop`): a PyTorch ``.pth`` (zip or
     legacy format) and a PaddleGAN file (a Paddle dict without ppix2pix's ``format``/``config`` keys). Their networks
@@ -49,24 +61,70 @@ def load_checkpoint(path, cfg=None):
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint {path!r} does not exist")
     from .interop import foreign  # the interop package imports this module
+    if is_safetensors_file(path):
+        return read_safetensors(path)
     if foreign.is_torch_file(path):
         return foreign.foreign_checkpoint(path, "pytorch", cfg)
     state = read_paddle_file(path)
     if "format" not in state and "config" not in state:
         return foreign.foreign_checkpoint(path, "paddlegan", cfg, state=state)
-    return state
+    return _check_sections(state, path)
 
 
 def read_paddle_file(path):
     """The dict stored in a ``paddle.save`` (or pickled) file, with errors that name the file."""
-    try:
-        state = paddle.load(path)
-    except Exception as error:  # paddle raises many types for a damaged file
-        raise CheckpointError(f"{path}: not a readable Paddle checkpoint ({type(error).__name__}: {error}); "
-                              f"the file may be truncated or from another framework (see tools/convert.py)") from None
+    state = read_paddle_pickle(path)
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: expected a dict of weights, got {type(state).__name__}")
     return state
+
+
+def _check_sections(state, path):
+    """A ppix2pix checkpoint whose networks, optimizer states, config and RNG states are dicts."""
+    wrong = [key for key in OWN_SECTIONS if key in state and not isinstance(state[key], dict)]
+    if wrong:
+        raise CheckpointError(f"{path}: {', '.join(wrong)} should be a dict (damaged or not a ppix2pix checkpoint)")
+    return state
+
+
+def is_safetensors_file(path):
+    """True when ``path`` starts like a safetensors file: a little-endian u64 header size, then a JSON object."""
+    with open(path, "rb") as handle:
+        head = handle.read(10)
+    return head[8:10] == b'{"' and int.from_bytes(head[:8], "little") < SAFETENSORS_HEADER_LIMIT
+
+
+def _array_or_plain(value):
+    return isinstance(value, np.ndarray) or type(value) in PLAIN_LEAVES
+
+
+def read_safetensors(path):
+    """The checkpoint dict of a ``.safetensors`` file: ``netG`` (its tensors), and ``config``/``format`` from the
+    metadata when present. Read by the safetensors library, which executes nothing."""
+    try:
+        with safetensors.safe_open(path, framework="numpy") as handle:
+            metadata = handle.metadata() or {}
+            state = {"netG": {key: handle.get_tensor(key) for key in handle.keys()}}
+        if "config" in metadata:
+            state["config"] = json.loads(metadata["config"])
+        if "format" in metadata:
+            state["format"] = metadata["format"]
+    except Exception as error:  # the library's SafetensorError, bad JSON, a dtype numpy lacks...
+        raise CheckpointError(f"{path}: damaged safetensors file ({damaged(error)})") from None
+    check_structure(state, path, _array_or_plain)
+    return _check_sections(state, path)
+
+
+def save_safetensors(state, path, source="checkpoint"):
+    """Write the generator of a checkpoint dict to ``path`` as safetensors, with its config as JSON metadata (after
+    checking that the weights fit it, so that the file always loads)."""
+    config = checkpoint_config(state, source)
+    if "netG" not in state:
+        raise CheckpointError(f"{source} has no generator weights (no 'netG' key)")
+    check_generator_weights(config, state["netG"], source)
+    tensors = {key: np.ascontiguousarray(np.asarray(value)) for key, value in state["netG"].items()}
+    metadata = {"format": FORMAT, "config": json.dumps(config)}
+    write_atomically(safetensors.numpy.save(tensors, metadata=metadata), path)
 
 
 def _shape(value):
@@ -105,12 +163,16 @@ def load_net_weights(net, weights, name="net", strict=True):
 
 
 def checkpoint_config(state, path):
-    """The resolved config stored in a checkpoint (validated against this version's schema)."""
-    from .config import resolve_config  # config imports the models; keep this module light for tools
+    """The resolved config stored in a checkpoint (validated against this version's schema; a config that does not
+    validate is a :class:`CheckpointError` of the file)."""
+    from .config import ConfigError, resolve_config  # config imports the models; keep this module light for tools
     if "config" not in state:
         raise CheckpointError(f"{path} holds weights only, without the config that describes its networks; "
                               f"pass the training config (--config FILE) so ppix2pix can rebuild them")
-    return resolve_config(state["config"], f"config stored in {path}")
+    try:
+        return resolve_config(state["config"], f"config stored in {path}")
+    except ConfigError as error:
+        raise CheckpointError(str(error)) from None
 
 
 def load_generator(path, cfg=None):
@@ -119,11 +181,31 @@ def load_generator(path, cfg=None):
     The networks are described by the config stored in the file; ``cfg`` (a resolved config) is needed only for
     weights-only files without one and, for foreign files (PyTorch, PaddleGAN), replaces the inferred architecture.
     """
-    from .models import build_generator
     state = load_checkpoint(path, cfg)
     cfg = checkpoint_config(state, path) if cfg is None or "config" in state else cfg
     if "netG" not in state:
         raise CheckpointError(f"{path} has no generator weights (no 'netG' key; keys: {', '.join(sorted(state))})")
-    net = build_generator(cfg["model"]["generator"])
+    check_generator_weights(cfg, state["netG"], path)
+    net = _generator(cfg["model"]["generator"], path)
     load_net_weights(net, state["netG"], "netG")
     return net, cfg
+
+
+def check_generator_weights(cfg, weights, path):
+    """Raise unless ``weights`` fit the generator of ``cfg``, comparing shapes only: a config from a file allocates
+    nothing (ngf=2^20 would ask for terabytes) before its weights are known to fit."""
+    with paddle.LazyGuard():
+        own = _generator(cfg["model"]["generator"], path).state_dict()
+    try:
+        check_net_weights(own, weights, "netG")
+    except CheckpointError as error:
+        raise CheckpointError(f"{path}: {error}") from None
+
+
+def _generator(section, path):
+    """The generator a config section describes; settings no generator takes name the file."""
+    from .models import build_generator  # models import paddle's layers; keep this module light for tools
+    try:
+        return build_generator(section)
+    except ValueError as error:
+        raise CheckpointError(f"{path}: cannot build its generator ({error})") from None

@@ -18,7 +18,7 @@ import numpy as np
 import paddle
 
 from . import distributed
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, checkpoint_config, load_checkpoint, save_checkpoint
 from .config import check_data_paths, save_config
 from .data import build_dataloader
 from .data.color import lab_to_rgb
@@ -144,6 +144,7 @@ class Trainer:
         if missing:
             raise CheckpointError(f"{path} is not a ppix2pix training checkpoint (missing {', '.join(missing)}); "
                                   f"to start from its weights use tools/convert.py or a fresh run")
+        state["config"] = checkpoint_config(state, path)  # validated: a damaged config is a one-line error
         saved, current = _architecture(state["config"]), _architecture(self.cfg)
         if saved != current:
             differences = [f"model.{section}.{key}: checkpoint {saved[section].get(key)!r} vs config "

@@ -3,6 +3,7 @@
   tools/convert.py --from pytorch latest_net_G.pth --out facades_label2photo.pdparams --direction BtoA
   tools/convert.py --from paddlegan pix2pix_facades.pdparams --out facades.pdparams -c configs/facades.yaml
   tools/convert.py --to paddlegan output_dir/latest.pdparams --out netG_paddlegan.pdparams
+  tools/convert.py --to safetensors output_dir/netG.pdparams --out facades.safetensors
 
 --from writes a ppix2pix checkpoint (weights + resolved config) that tools/infer.py and load_generator use directly.
 The networks are inferred from the weights (U-Net depth, ngf, channels, norm, ResNet blocks, PatchGAN layers);
@@ -11,11 +12,13 @@ is printed as assumed. Flags override single settings; -c takes the networks fro
 The direction is not stored in weights: the official facades_label2photo and map2sat models run BtoA.
 
 --to paddlegan writes {'netG': ..., 'netD': ...} in PaddleGAN's layout from any checkpoint ppix2pix can load.
+--to safetensors writes its generator with the config as metadata: the file to share, since loading it runs no
+pickle; every tool takes it wherever it takes a checkpoint.
 """
 import argparse
 import sys
 
-from ..checkpoint import load_checkpoint, save_checkpoint
+from ..checkpoint import load_checkpoint, save_checkpoint, save_safetensors
 from ..config import ConfigError, load_config, parse_override
 from ..interop.foreign import assumptions, describe, foreign_checkpoint
 from ..interop.layouts import FRAMEWORKS
@@ -39,8 +42,9 @@ def build_parser():
     parser.add_argument("input", metavar="IN", help="weights file to convert")
     way = parser.add_mutually_exclusive_group(required=True)
     way.add_argument("--from", dest="source", choices=FRAMEWORKS, help="IN is a PyTorch or PaddleGAN file")
-    way.add_argument("--to", dest="target", choices=("paddlegan",), help="write IN's networks in PaddleGAN's layout")
-    parser.add_argument("--out", required=True, metavar="OUT", help="file to write (.pdparams)")
+    way.add_argument("--to", dest="target", choices=tuple(TARGETS),
+                     help="write IN's networks in PaddleGAN's layout, or its generator as safetensors")
+    parser.add_argument("--out", required=True, metavar="OUT", help="file to write (.pdparams, .safetensors)")
     parser.add_argument("-c", "--config", help="take the networks and other settings from this config")
     add_override_argument(parser)
     parser.add_argument("--direction", help="AtoB or BtoA: which side of the training pairs the generator reads")
@@ -100,23 +104,36 @@ def convert_foreign(args, overrides):
     return lines
 
 
-def convert_to_paddlegan(args, overrides):
-    """Write the networks of any checkpoint ppix2pix can load in PaddleGAN's layout; returns the report lines."""
+def _checkpoint_to_write(args, overrides):
+    """The checkpoint --to writes out as it is (network flags and -o apply to --from only)."""
     flags = [flag for flag in (*NETWORK_FLAGS, "norm", "direction") if getattr(args, flag) is not None]
     if flags or overrides:
-        raise ConfigError(f"--to paddlegan writes the networks as they are; {', '.join(flags) or '-o'} apply to "
-                          f"--from (convert first, then write PaddleGAN's layout)")
-    cfg = load_config(args.config) if args.config else None
-    state = load_checkpoint(args.input, cfg)
+        raise ConfigError(f"--to {args.target} writes the networks as they are; {', '.join(flags) or '-o'} apply to "
+                          f"--from (convert first, then write {args.target})")
+    return load_checkpoint(args.input, load_config(args.config) if args.config else None)
+
+
+def convert_to_paddlegan(args, overrides):
+    """Write the networks of any checkpoint ppix2pix can load in PaddleGAN's layout; returns the report lines."""
+    state = _checkpoint_to_write(args, overrides)
     notes = save_paddlegan(state, args.out, args.input)
     written = "netG" + (", netD" if "netD" in state and not notes else "")
     return [f"wrote {args.out} ({written}) in PaddleGAN's layout from {args.input}"] + [f"  {n}" for n in notes]
 
 
+def convert_to_safetensors(args, overrides):
+    """Write the generator of any checkpoint ppix2pix can load, with its config, as safetensors."""
+    save_safetensors(_checkpoint_to_write(args, overrides), args.out, args.input)
+    return [f"wrote {args.out} (generator and config) as safetensors from {args.input}"]
+
+
+TARGETS = {"paddlegan": convert_to_paddlegan, "safetensors": convert_to_safetensors}
+
+
 def main(argv=None):
     """Convert; returns 0, or 2 after printing a one-line error."""
     args = build_parser().parse_args(argv)
-    convert = convert_foreign if args.source else convert_to_paddlegan
+    convert = convert_foreign if args.source else TARGETS[args.target]
     return run_cli(lambda: print("\n".join(convert(args, flat_overrides(args)))))
 
 

@@ -1,4 +1,5 @@
-"""Reading PyTorch checkpoints without torch: both container formats, tensor geometry, and refusal of unsafe pickles.
+"""Reading PyTorch checkpoints without torch: both container formats, tensor geometry, refusal of unsafe pickles, and
+sizes checked before anything is allocated.
 
 The fixtures in tests/fixtures/torch were written by real PyTorch 2.13 (tests/fixtures/make_torch_fixtures.py).
 """
@@ -9,6 +10,9 @@ import zipfile
 import numpy as np
 import pytest
 
+import crafted
+from crafted import Tensor, storage
+from ppix2pix.checkpoint import CheckpointError, load_checkpoint
 from ppix2pix.interop.torch_file import LEGACY_MAGIC, LEGACY_PROTOCOL, is_torch_file, read_torch_file
 from ppix2pix.interop.torch_pickle import TorchFileError
 
@@ -145,3 +149,123 @@ def test_torch_size_is_read_as_a_tuple(tmp_path):
     path = tmp_path / "size.pth"
     _zip_checkpoint(path, b"\x80\x02ctorch\nSize\n(K\x02K\x03t\x85R.")  # torch.Size((2, 3))
     assert read_torch_file(str(path)) == (2, 3)
+
+
+# ----- sizes checked before allocation (files written by tests/crafted.py, without torch) -----
+
+def _one_tensor(size, stride, offset=0, elements=4):
+    return {"w": Tensor("0", offset, size, stride)}, {"0": storage(np.arange(elements, dtype=np.float32))}
+
+
+GEOMETRIES = {
+    # what the tensor claims -> (size, stride, storage elements, expected message)
+    "zero stride, 4 TiB once copied": ((2 ** 20, 2 ** 20), (0, 0), 1, "invalid tensor geometry"),
+    "zero stride along a long dimension": ((4, 1), (0, 1), 4, "invalid tensor geometry"),
+    "overlapping strides, 4 TiB": ((2 ** 20, 2 ** 20), (1, 1), 2 ** 21, "needs 1099511627776 elements"),
+    "size 2^70": ((2 ** 70,), (1,), 4, "needs 1180591620717411303424 elements"),
+    "size 2^70 over one element (was an OverflowError)": ((2 ** 70,), (0,), 1, "invalid tensor geometry"),
+    "negative size": ((-1,), (1,), 4, "invalid tensor geometry"),
+}
+
+
+@pytest.mark.parametrize("writer", [crafted.write_torch_zip, crafted.write_torch_legacy], ids=["zip", "legacy"])
+@pytest.mark.parametrize("case", list(GEOMETRIES))
+def test_tensor_geometry_is_bounded_by_its_storage(tmp_path, writer, case):
+    size, stride, elements, message = GEOMETRIES[case]
+    path = writer(tmp_path / "bomb.pth", *_one_tensor(size, stride, elements=elements))
+    with pytest.raises(TorchFileError, match=message):
+        read_torch_file(path)
+
+
+def test_legacy_storage_views_are_read_and_checked(tmp_path):
+    storages = {"0": storage(np.arange(4, dtype=np.float32))}
+    view = crafted.write_torch_legacy(tmp_path / "view.pth", {"w": Tensor("0", 0, (2,), (1,), ("v", 1, 2))}, storages)
+    assert read_torch_file(view)["w"].tolist() == [1.0, 2.0]
+    for name, bad_view, message in [("offset", ("v", "x", 2), "malformed storage view"),  # was a TypeError
+                                    ("outside", ("v", 3, 2), "lies outside storage 0")]:
+        path = crafted.write_torch_legacy(tmp_path / f"{name}.pth", {"w": Tensor("0", 0, (2,), (1,), bad_view)},
+                                          storages)
+        with pytest.raises(TorchFileError, match=message):
+            read_torch_file(path)
+
+
+def test_legacy_storage_count_is_bounded_by_the_bytes_left(tmp_path):
+    tensors, storages = _one_tensor((2,), (1,))
+    storages["0"] = crafted.Storage("FloatStorage", 2 ** 61, b"\x00" * 16)
+    with pytest.raises(TorchFileError, match="storage 0 needs 9223372036854775808 bytes, the file has 16 left"):
+        read_torch_file(crafted.write_torch_legacy(tmp_path / "count.pth", tensors, storages))
+
+
+@pytest.fixture
+def deflated(tmp_path, monkeypatch):
+    """A zip .pth whose storage record is 128 MB of zeros deflated to ~128 KB, under a 16 MB weights limit;
+    ``deflated(elements)``: the file with a tensor of that many elements over it."""
+    monkeypatch.setenv("PPIX2PIX_MAX_WEIGHTS_MB", "16")
+    path = tmp_path / "deflated.pth"
+
+    def write(elements):
+        pickled = crafted.torch_pickle({"w": Tensor("0", 0, (elements,), (1,))},
+                                       {"0": crafted.Storage("FloatStorage", elements, b"")})
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("archive/data.pkl", pickled)
+            with archive.open("archive/data/0", "w", force_zip64=True) as record:
+                for _ in range(128):
+                    record.write(bytes(1 << 20))
+        return str(path)
+    return write
+
+
+def test_deflated_record_is_read_only_as_far_as_the_pickle_needs(deflated):
+    path = deflated(8)
+    assert os.path.getsize(path) < 1 << 20
+    assert read_torch_file(path)["w"].tolist() == [0.0] * 8
+
+
+def test_deflated_record_past_the_limit_is_refused_before_decompressing(deflated):
+    with pytest.raises(TorchFileError, match="record archive/data/0 would take 128.0 MB, past the 16 MB limit"):
+        read_torch_file(deflated(2 ** 25))
+
+
+def test_record_smaller_than_the_pickle_claims_is_refused(tmp_path):
+    tensors, storages = _one_tensor((4,), (1,))
+    storages["0"] = crafted.Storage("FloatStorage", 2 ** 40, storages["0"].data)
+    with pytest.raises(TorchFileError, match="record archive/data/0 holds 16 bytes, 4398046511104 expected"):
+        read_torch_file(crafted.write_torch_zip(tmp_path / "short.pth", tensors, storages))
+
+
+def test_many_tensors_over_one_storage_are_capped_in_total(tmp_path, monkeypatch):
+    monkeypatch.setenv("PPIX2PIX_MAX_WEIGHTS_MB", "16")
+    elements = 1 << 18  # 1 MB of floats, viewed whole by 40 tensors: 40 MB
+    tensors = {f"w{i}": Tensor("0", 0, (elements,), (1,)) for i in range(40)}
+    path = crafted.write_torch_zip(tmp_path / "views.pth", tensors, {"0": storage(np.zeros(elements, np.float32))})
+    with pytest.raises(TorchFileError, match="past the 16 MB limit"):
+        read_torch_file(path)
+
+
+def test_other_compression_methods_are_refused(tmp_path):
+    tensors, storages = _one_tensor((4,), (1,))
+    path = crafted.write_torch_zip(tmp_path / "bz2.pth", tensors, storages, compression=zipfile.ZIP_BZIP2)
+    with pytest.raises(TorchFileError, match="compression method 12"):
+        read_torch_file(path)
+
+
+@pytest.mark.parametrize("writer", [crafted.write_torch_zip, crafted.write_torch_legacy], ids=["zip", "legacy"])
+@pytest.mark.parametrize("pickled,message", [(crafted.nested_pickle(100_000), "nested more than 32 levels"),
+                                             (crafted.memo_bomb(), "memo index")], ids=["deep", "memo"])
+def test_pickle_bombs_are_refused(tmp_path, writer, pickled, message):
+    path = writer(tmp_path / "bomb.pth", {}, {}, pickled=pickled)
+    with pytest.raises(TorchFileError, match=message):
+        read_torch_file(path)
+
+
+def test_weights_no_ppix2pix_network_takes_give_a_checkpoint_error(tmp_path):
+    """A U-Net of 4 levels (ppix2pix builds 5 and more) used to escape as a raw ValueError."""
+    shapes = {"model.model.0.weight": (4, 3, 4, 4), "model.model.3.weight": (8, 3, 4, 4),
+              "model.model.1.model.1.weight": (8, 4, 4, 4), "model.model.1.model.3.model.1.weight": (8, 8, 4, 4),
+              "model.model.1.model.3.model.3.model.1.weight": (8, 8, 4, 4)}
+    arrays = {name: np.zeros(shape, np.float32) for name, shape in shapes.items()}
+    path = crafted.write_torch_zip(tmp_path / "shallow.pth", {name: crafted.tensor_of(name, a) for name, a in
+                                                              arrays.items()},
+                                   {name: storage(a) for name, a in arrays.items()})
+    with pytest.raises(CheckpointError, match=r"shallow\.pth: these weights fit no pix2pix network .*num_downs >= 5"):
+        load_checkpoint(path)

@@ -12,6 +12,7 @@ import os
 from ..checkpoint import CheckpointError, read_paddle_file
 from ..config import ConfigError, default_config, resolve_config
 from ..models import DISCRIMINATORS, GENERATORS, network_defaults
+from ..safe_loading import damaged
 from .architecture import ArchitectureError, infer_network, network_role
 from .layouts import FRAMEWORKS, RENAMES, SECTIONS, to_ppix2pix
 from .torch_file import is_torch_file, read_torch_file
@@ -142,16 +143,26 @@ def foreign_checkpoint(path, framework, cfg=None, generator=None, discriminator=
     """
     infer = cfg is None if infer is None else infer
     networks = read_networks(path, framework, state)
+    try:
+        return _converted(networks, path, framework, cfg, {"netG": generator, "netD": discriminator}, infer)
+    except (CheckpointError, ConfigError):
+        raise
+    except Exception as error:  # weights no ppix2pix network takes: num_downs < 5, shapes of another rank...
+        raise CheckpointError(f"{path}: these weights fit no pix2pix network ppix2pix builds "
+                              f"({damaged(error)})") from None
+
+
+def _converted(networks, path, framework, cfg, overrides, infer):
+    """The checkpoint dict of :func:`foreign_checkpoint` from the file's networks."""
     if "netG" not in networks:
         raise CheckpointError(f"{path} holds no pix2pix generator weights (only a discriminator)")
-    overrides = {"netG": generator, "netD": discriminator}
     sections, assumed, inferred = {}, {}, {}
     for role, weights in networks.items():
         given = None if infer else cfg["model"][SECTIONS[role]]
         sections[role], role_assumed, inferred[role] = _architecture(weights, role, framework, given, overrides[role])
         assumed.update({f"model.{SECTIONS[role]}.{key}": why for key, why in role_assumed.items()})
     if "netD" not in networks:
-        sections["netD"] = _config_discriminator(cfg, discriminator)
+        sections["netD"] = _config_discriminator(cfg, overrides["netD"])
     config = converted_config(cfg, sections["netG"], sections["netD"], path)
     checkpoint = {"config": config, "converted_from": {"framework": framework, "file": path, "assumed": assumed}}
     for role, weights in networks.items():

@@ -102,8 +102,10 @@ def to_ppix2pix(weights, section, role, framework, source, hint=None):
 
 def to_paddlegan(weights, section, role):
     """ppix2pix ``weights`` in PaddleGAN's layout (numpy arrays), or raise when PaddleGAN's network cannot hold
-    them exactly (it has no PixelGAN, and lacks some biases: see the module docstring)."""
+    them exactly (it has no PixelGAN, and lacks some biases: see the module docstring) or they do not fit
+    ``section``."""
     net = _network(section, role)
+    check_net_weights(net.state_dict(), weights, role)
     if role == "netD" and net.n_layers == 0:
         raise CheckpointError("PaddleGAN has no PixelGAN discriminator (n_layers 0)")
     converted = {key: as_numpy(value) for key, value in weights.items()}

@@ -6,14 +6,16 @@ functions of ``torch._utils`` and the typed storage classes (``torch.FloatStorag
 hostile file cannot run code.
 
 Tensors come out of the unpickler as :class:`TensorRef` placeholders, because the legacy format stores the raw data
-after the pickle; :func:`materialize` then turns them into numpy arrays once the storages can be read.
+after the pickle; :func:`materialize` then turns them into numpy arrays once the storages can be read. The opcode
+scan, the structure check and the size limits shared with the Paddle reader are in :mod:`ppix2pix.safe_loading`.
 """
 import collections
+import math
 import pickle
 
 import numpy as np
 
-from ..checkpoint import CheckpointError
+from ..safe_loading import CheckpointError, Checked, RestrictedUnpickler as SafeUnpickler, load_pickle, rebuild, short
 
 
 class TorchFileError(CheckpointError):
@@ -78,31 +80,30 @@ def _rebuild_parameter(data, requires_grad, backward_hooks, *unused):
 
 SAFE_GLOBALS = {
     ("collections", "OrderedDict"): collections.OrderedDict,
-    ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
-    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
-    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+    ("torch._utils", "_rebuild_tensor"): Checked(_rebuild_tensor),
+    ("torch._utils", "_rebuild_tensor_v2"): Checked(_rebuild_tensor),
+    ("torch._utils", "_rebuild_parameter"): Checked(_rebuild_parameter),
     ("torch", "Size"): tuple,
 }
 STORAGE_MODULES = ("torch", "torch.cuda")  # tensors saved from a GPU name torch.cuda.<Name>Storage (same bytes)
 
 
-class RestrictedUnpickler(pickle.Unpickler):
+class RestrictedUnpickler(SafeUnpickler):
     """Unpickler that resolves only the globals of a state dict and turns storage ids into :class:`StorageRef`."""
 
+    allowed = SAFE_GLOBALS
+    error = TorchFileError
+    hint = (". If this is your own checkpoint of a whole model, re-save it in PyTorch with "
+            "torch.save(net.state_dict(), path)")
+
     def __init__(self, file, source, storage_ref=None):
-        super().__init__(file, encoding="latin1")
-        self.source = source
+        super().__init__(file, source)
         self.storage_ref = storage_ref
 
     def find_class(self, module, name):
-        if (module, name) in SAFE_GLOBALS:
-            return SAFE_GLOBALS[(module, name)]
         if module in STORAGE_MODULES and name in STORAGE_DTYPES:
             return StorageType(name)
-        raise TorchFileError(
-            f"{self.source}: refusing to load '{module}.{name}': only plain state dicts (tensors in dicts) are "
-            f"read, never other pickled objects, so the file cannot run code. If this is your own checkpoint of "
-            f"a whole model, re-save it in PyTorch with torch.save(net.state_dict(), path)")
+        return super().find_class(module, name)
 
     def persistent_load(self, pid):
         if self.storage_ref is None:
@@ -112,37 +113,41 @@ class RestrictedUnpickler(pickle.Unpickler):
 
 def storage_ref_from_id(pid, source):
     """Check a storage persistent id ``('storage', type, key, location, numel[, view])`` and wrap it."""
-    if not (isinstance(pid, tuple) and len(pid) in (5, 6) and pid[0] == "storage"
-            and isinstance(pid[1], StorageType) and isinstance(pid[4], int) and pid[4] >= 0):
-        raise TorchFileError(f"{source}: unsupported storage reference {pid!r} in the pickle")
+    if not (isinstance(pid, tuple) and len(pid) in (5, 6) and pid[0] == "storage" and isinstance(pid[1], StorageType)
+            and type(pid[2]) is str and type(pid[4]) is int and pid[4] >= 0):
+        raise TorchFileError(f"{source}: unsupported storage reference {short(pid)} in the pickle")
     view = pid[5] if len(pid) == 6 else None
-    if view is not None and not (isinstance(view, tuple) and len(view) == 3):
-        raise TorchFileError(f"{source}: malformed storage view {view!r}")
-    return StorageRef(str(pid[2]), pid[1], pid[4], view)
+    if view is not None and not (isinstance(view, tuple) and len(view) == 3
+                                 and all(type(value) is int and value >= 0 for value in view[1:])):
+        raise TorchFileError(f"{source}: malformed storage view {short(view)}")
+    return StorageRef(pid[2], pid[1], pid[4], view)
 
 
 def unpickle(file, source, storage_ref=None):
     """Load one pickle from ``file`` with the restrictions above."""
-    try:
-        return RestrictedUnpickler(file, source, storage_ref).load()
-    except TorchFileError:
-        raise
-    except Exception as error:  # truncated data, bad opcodes, wrong arguments to the rebuild functions ...
-        raise TorchFileError(f"{source}: damaged PyTorch pickle ({type(error).__name__}: {error})") from None
+    return load_pickle(RestrictedUnpickler(file, source, storage_ref), file, "PyTorch pickle")
 
 
-def tensor_array(ref, storage, source):
-    """numpy array (native byte order, contiguous) of a :class:`TensorRef` over its flat storage array."""
+def tensor_array(ref, storage, source, budget):
+    """numpy array (native byte order, contiguous) of a :class:`TensorRef` over its flat storage array.
+
+    The geometry is checked before anything is allocated: no zero stride along a dimension longer than 1, at most
+    as many elements as the storage holds, the last element inside it, and the bytes charged to ``budget``.
+    """
     size, stride, offset = ref.size, ref.stride, ref.offset
-    if any(not isinstance(v, int) or v < 0 for v in size + stride + (offset,)) or len(size) != len(stride):
-        raise TorchFileError(f"{source}: invalid tensor geometry size={size} stride={stride} offset={offset}")
+    if (any(type(v) is not int or v < 0 for v in size + stride + (offset,)) or len(size) != len(stride)
+            or any(n > 1 and s == 0 for n, s in zip(size, stride))):
+        raise TorchFileError(f"{source}: invalid tensor geometry size={short(size)} stride={short(stride)} "
+                             f"offset={short(offset)}")
     dtype = storage.dtype
-    if 0 in size:
+    count = math.prod(size)
+    if count == 0:
         return np.zeros(size, dtype.newbyteorder("="))
     last = offset + sum((n - 1) * s for n, s in zip(size, stride))
-    if last >= storage.size:
-        raise TorchFileError(f"{source}: tensor of size {size} reaches element {last} of a storage with "
-                             f"{storage.size} elements (truncated or damaged file)")
+    if count > storage.size or last >= storage.size:
+        raise TorchFileError(f"{source}: tensor of size {short(size)} needs {count} elements, up to element {last}, "
+                             f"but its storage holds {storage.size} (damaged or crafted file)")
+    budget.charge(count * dtype.itemsize, f"tensor of size {short(size)}")
     view = np.lib.stride_tricks.as_strided(storage[offset:], shape=size,
                                            strides=[s * dtype.itemsize for s in stride], writeable=False)
     return np.array(view, dtype=dtype.newbyteorder("="), order="C")
@@ -153,16 +158,16 @@ def widen_bfloat16(raw):
     return (raw.astype(np.uint32) << 16).view(np.float32)
 
 
-def materialize(obj, read_storage, source):
-    """Replace every :class:`TensorRef` in nested dicts/lists/tuples by a numpy array.
+def materialize(obj, read_storage, source, budget):
+    """Replace every :class:`TensorRef` in the unpickled object by a numpy array (the same array where tensors are
+    shared), charging ``budget`` for each.
 
     ``read_storage(StorageRef)`` returns the storage's flat numpy array (raw file byte order).
     """
-    if isinstance(obj, TensorRef):
-        array = tensor_array(obj, read_storage(obj.storage), source)
-        return widen_bfloat16(array) if obj.storage.storage_type.code == BFLOAT16 else array
-    if isinstance(obj, dict):
-        return type(obj)((key, materialize(value, read_storage, source)) for key, value in obj.items())
-    if type(obj) in (list, tuple):
-        return type(obj)(materialize(value, read_storage, source) for value in obj)
-    return obj
+    def convert(value):
+        if not isinstance(value, TensorRef):
+            return value
+        array = tensor_array(value, read_storage(value.storage), source, budget)
+        return widen_bfloat16(array) if value.storage.storage_type.code == BFLOAT16 else array
+
+    return rebuild(obj, convert)

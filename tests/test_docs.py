@@ -1,5 +1,6 @@
 """The documentation stays true: configs load, the config reference matches the schema, README_cn.md keeps in step
 with README.md, and the quickstart runs (on tiny settings)."""
+import gc
 import glob
 import json
 import os
@@ -109,6 +110,8 @@ def test_readme_reader_snippet_runs_on_generated_data(readme, tmp_path, monkeypa
 
     namespace = {"CFG": CFG}
     exec(compile(code, f"{readme} reader snippet", "exec"), namespace)
-    data = namespace["data"]
+    data = namespace.pop("data")
     assert data.shape == (2, 1, 3, 224, 224) and str(data.dtype) == "float32"
     assert -1.0 <= data.min() and data.max() <= 1.0
+    namespace.clear()  # ends the reader's prefetching thread while the working folder is still tmp_path
+    gc.collect()

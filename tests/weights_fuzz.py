@@ -124,6 +124,16 @@ def outcome(load, path):
     return "ok"
 
 
+def _peak_resident_mb():
+    """This process's own peak resident memory (VmHWM). Not ru_maxrss: Linux carries that over from the parent
+    through fork and exec, so under a large pytest process it reports the parent's size."""
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # no /proc: the best figure there is
+
+
 def run(seed, cases):
     """Outcome counts and failures of ``cases`` mutations, seeded."""
     rng = random.Random(seed)
@@ -146,7 +156,7 @@ def run(seed, cases):
                 counts[result.split(":")[0]] = counts.get(result.split(":")[0], 0) + 1
                 if result.startswith("failed"):
                     failures.append(f"case {case} ({kind} of {os.path.basename(source)}, {load.__name__}): {result}")
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = _peak_resident_mb()
     return {"seed": seed, "cases": cases, "counts": counts, "failures": failures, "peak_rss_mb": peak_mb}
 
 

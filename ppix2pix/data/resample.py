@@ -14,14 +14,19 @@ FILTERS = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BIL
 EIGHT_BIT_MODES = {1: "L", 3: "RGB"}
 
 
+def check_filter(interpolation):
+    """Raise ValueError unless ``interpolation`` names a filter of :data:`FILTERS`."""
+    if interpolation not in FILTERS:
+        raise ValueError(f"interpolation must be one of {', '.join(FILTERS)}, got {interpolation!r}")
+
+
 def resize(image, height, width, interpolation="bicubic"):
     """Resize an H x W x C image (uint8, uint16 or float) to ``height`` x ``width`` with a filter of :data:`FILTERS`.
 
     The result keeps the dtype; integer images are rounded and clipped to their range, float images are not clipped
     (bicubic and lanczos overshoot near edges).
     """
-    if interpolation not in FILTERS:
-        raise ValueError(f"interpolation must be one of {', '.join(FILTERS)}, got {interpolation!r}")
+    check_filter(interpolation)
     resample, channels = FILTERS[interpolation], image.shape[2]
     if image.dtype == np.uint8 and channels in EIGHT_BIT_MODES:
         pillow = Image.fromarray(np.ascontiguousarray(image if channels == 3 else image[:, :, 0]),

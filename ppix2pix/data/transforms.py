@@ -9,7 +9,7 @@ images are resized as 8-bit images, like the reference's. At test time nothing i
 """
 import numpy as np
 
-from .resample import FILTERS, resize
+from .resample import check_filter, resize
 
 
 class PairedTransform:
@@ -19,8 +19,7 @@ class PairedTransform:
         self.mode = options["preprocess"]
         self.load_size, self.crop_size = options["load_size"], options["crop_size"]
         self.flip = train and not options["no_flip"]
-        if options["interpolation"] not in FILTERS:
-            raise ValueError(f"interpolation must be one of {', '.join(FILTERS)}, got {options['interpolation']!r}")
+        check_filter(options["interpolation"])  # at construction, not at the first image
         self.interpolation = options["interpolation"]
         self.multiple = size_multiple
         self.train = train

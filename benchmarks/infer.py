@@ -22,7 +22,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import ppix2pix  # noqa: E402  (tunes the CPU runtime before Paddle loads)
-from ppix2pix.models.fast_layers import fast_layers_summary  # noqa: E402
+from ppix2pix.accel import fast_layers_summary  # noqa: E402
 from ppix2pix.runtime import runtime_summary, usable_cores  # noqa: E402
 import bench_common as bench  # noqa: E402
 
@@ -48,7 +48,7 @@ def make_runner(backend, export_dir, config_overrides):
     import paddle
     from ppix2pix.config import load_config
     from ppix2pix.export import PredictorRunner, read_export_info
-    from ppix2pix.models import build_generator
+    from ppix2pix.build import generator as build_generator
     from ppix2pix.translate import NetworkRunner
     threads = int(os.environ.get("OMP_NUM_THREADS") or usable_cores())
     if backend.startswith("gpu-"):
@@ -93,7 +93,7 @@ def export_model(args, folder):
     import paddle
     from ppix2pix.config import load_config
     from ppix2pix.export import export_generator
-    from ppix2pix.models import build_generator
+    from ppix2pix.build import generator as build_generator
     paddle.seed(0)
     cfg = load_config(None, generator_overrides(args))
     export_generator(build_generator(cfg["model"]["generator"]), cfg, folder, "eval")

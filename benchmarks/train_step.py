@@ -19,7 +19,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import ppix2pix  # noqa: E402,F401  (tunes the CPU runtime before Paddle loads)
-from ppix2pix.models.fast_layers import fast_layers_summary  # noqa: E402
+from ppix2pix.accel import fast_layers_summary  # noqa: E402
 from ppix2pix.runtime import runtime_summary, usable_cores  # noqa: E402
 import bench_common as bench  # noqa: E402
 

@@ -204,8 +204,8 @@ def check_generator_weights(cfg, weights, path):
 
 def _generator(section, path):
     """The generator a config section describes; settings no generator takes name the file."""
-    from .models import build_generator  # models import paddle's layers; keep this module light for tools
+    from . import build  # the networks import paddle's layers; keep this module light for tools
     try:
-        return build_generator(section)
+        return build.generator(section)
     except ValueError as error:
         raise CheckpointError(f"{path}: cannot build its generator ({error})") from None

@@ -13,11 +13,9 @@ import yaml
 from .data.paddlegan_pipeline import options_from_pipeline
 from .data.resample import FILTERS
 from .direction import normalize_direction
-from .models import DISCRIMINATORS, GAN_MODES, GENERATORS, TEST_MODES, network_defaults
-
-
-class ConfigError(ValueError):
-    """A configuration problem; the message names the key and how to fix it."""
+from .errors import ConfigError
+from .losses import GAN_MODES
+from .networks import DISCRIMINATORS, GENERATORS, TEST_MODES, resolve_section
 
 
 class Spec:
@@ -54,21 +52,7 @@ class NetSpec:
         self.registry, self.default_name, self.doc = registry, default_name, doc
 
     def resolve(self, section, key):
-        section = dict(section or {})
-        name = section.get("name", self.default_name)
-        if name not in self.registry:
-            hint = difflib.get_close_matches(str(name), list(self.registry), n=1)
-            raise ConfigError(f"{key}.name: unknown network {name!r}; choose one of {', '.join(self.registry)}"
-                              + (f" (did you mean {hint[0]!r}?)" if hint else ""))
-        defaults = network_defaults(self.registry, name)
-        fixed = self.registry[name][1]
-        for sub, value in section.items():
-            if sub != "name" and sub not in defaults:
-                raise _unknown_key(f"{key}.{sub}", sub, list(defaults), f"for {name}")
-            if sub in fixed and value != fixed[sub]:
-                raise ConfigError(f"{key}: {name} means {sub}={fixed[sub]}, but {sub}={value} is set; "
-                                  f"drop {sub} or use the general network name")
-        return {"name": name, **defaults, **section}
+        return resolve_section(self.registry, section, key, self.default_name)
 
 
 def _as_tuple(types):

@@ -26,7 +26,7 @@ from .data.image_io import from_model, to_uint8, write_image
 from .device import select_device
 from .durable import copy_synced, sync_folder
 from .metrics import HIGHER_IS_BETTER, MetricAverager
-from .models.fast_layers import fast_layers_summary
+from .accel import fast_layers_summary
 from .pix2pix import LOSS_NAMES, Pix2PixModel
 from .runtime import runtime_summary
 from .training_log import EpochProgress, SpeedMeter, VisualDLWriter, image_triplet, setup_logging

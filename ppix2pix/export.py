@@ -26,7 +26,7 @@ import paddle
 import paddle.nn as nn
 import yaml
 
-from .models import TEST_MODES, generator_size_multiple
+from .networks import TEST_MODES, generator_size_multiple
 from .runtime import usable_cores
 
 EXPORT_FORMAT = "ppix2pix-export/1"

@@ -12,10 +12,10 @@ from paddle.utils import unique_name
 
 from .checkpoint import load_net_weights
 from .direction import input_and_target, normalize_direction
-from .models import (GANLoss, build_discriminator, build_generator, gradient_penalty, learnable_parameters,
-                     inference_mode)
-from .models.losses import at_least_float32
-from .models.onednn import recorded_backward
+from . import build
+from .accel import plain_layers, recorded_backward
+from .losses import GANLoss, at_least_float32, gradient_penalty
+from .networks import inference_mode, learnable_parameters
 from .schedulers import build_lr_scheduler, step_lr_scheduler
 
 NET_NAMES = ("netG", "netD")
@@ -35,13 +35,13 @@ class Pix2PixModel:
         self.cfg = cfg
         self.direction = normalize_direction(model_cfg["direction"])
         self.test_mode = model_cfg["test_mode"]
-        self.netG = _name_parameters(build_generator(model_cfg["generator"]), "netG")
+        self.netG = _name_parameters(build.generator(model_cfg["generator"]), "netG")
         self.is_train = is_train
         self.amp = False
         self.gradient_hook = None  # called with an optimizer's parameters after backward (distributed averaging)
         if not is_train:
             return
-        self.netD = _name_parameters(build_discriminator(model_cfg["discriminator"]), "netD")
+        self.netD = _name_parameters(build.discriminator(model_cfg["discriminator"]), "netD")
         self.gan_loss = GANLoss(model_cfg["gan_criterion"]["gan_mode"])
         self.gan_weight = model_cfg["gan_criterion"]["loss_weight"]
         self.gp_weight = model_cfg["gan_criterion"]["gp_weight"]
@@ -104,8 +104,8 @@ class Pix2PixModel:
     def train_step(self, real_input, real_target):
         """One D step then one G step on a batch; returns the loss terms as detached scalar tensors.
 
-        The convs record oneDNN backward nodes on CPU (:func:`ppix2pix.models.onednn.recorded_backward`): the step
-        only calls ``loss.backward()``, and the WGAN-GP penalty's double backward runs the plain layers.
+        The convs record oneDNN backward nodes on CPU (:func:`ppix2pix.accel.recorded_backward`): the step only
+        calls ``loss.backward()``, and the WGAN-GP penalty's double backward runs the plain layers.
         """
         with recorded_backward():
             with self._autocast():
@@ -123,7 +123,8 @@ class Pix2PixModel:
         loss_real = self.gan_loss(pred_real, True)
         loss_d = 0.5 * (loss_fake + loss_real)
         if self.gan_loss.gan_mode == "wgangp":
-            loss_d = loss_d + gradient_penalty(self.netD, real_target, fake, real_input, self.gp_weight)
+            with plain_layers():  # the fast forms' slicing crashes Paddle's double backward
+                loss_d = loss_d + gradient_penalty(self.netD, real_target, fake, real_input, self.gp_weight)
         self._optimize(loss_d, "optimD")
         return {"D_real": loss_real.detach(), "D_fake": loss_fake.detach(), "D": loss_d.detach()}
 

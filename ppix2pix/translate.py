@@ -13,7 +13,7 @@ It also converts the input's channels to what the network reads (grayscale <-> R
 at its original resolution.
 
 Test-time mode: ``paper`` (dropout on, BatchNorm with the test batch's statistics, as in the paper) or ``eval``
-(dropout off, running statistics); see :func:`ppix2pix.models.inference_mode`. In paper mode the output of an image
+(dropout off, running statistics); see :func:`ppix2pix.networks.inference_mode`. In paper mode the output of an image
 depends on the dropout draw (fixed by ``seed``: Paddle's generator is re-seeded before every batch, so an image gets
 the same output wherever it sits in a run) and, for batches of several images, on the other images of its batch.
 """
@@ -23,7 +23,7 @@ import paddle
 from .data.color import lab_to_rgb, rgb_to_lab
 from .data.image_io import from_model, to_channels, to_model, to_unit_float
 from .data.resample import resize
-from .models import TEST_MODES, generator_size_multiple, inference_mode
+from .networks import TEST_MODES, generator_size_multiple, inference_mode
 
 SIZE_MODES = ("pad", "resize")
 

@@ -7,8 +7,11 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 import pytest
 
-from ppix2pix.models import build_discriminator, build_generator, fast_layers, onednn
-from ppix2pix.models.fast_layers import is_channels_last
+from ppix2pix.accel import layers as fast_layers
+from ppix2pix.accel import onednn
+from ppix2pix.accel.layers import is_channels_last
+from ppix2pix.build import discriminator as build_discriminator
+from ppix2pix.build import generator as build_generator
 
 pytestmark = pytest.mark.skipif(not onednn.available(), reason="Paddle's wheel ships no usable oneDNN here")
 

@@ -6,9 +6,11 @@ import pytest
 
 from ppix2pix import runtime
 from ppix2pix.config import load_config
-from ppix2pix.models import build_discriminator, learnable_parameters
-from ppix2pix.models import fast_layers, onednn
-from ppix2pix.models.fast_layers import DISABLE_VARIABLE, FewOutputConv2D, fast_layers_enabled, plain_layers
+from ppix2pix.accel import layers as fast_layers
+from ppix2pix.accel import onednn
+from ppix2pix.accel.layers import DISABLE_VARIABLE, FewOutputConv2D, fast_layers_enabled, plain_layers
+from ppix2pix.build import discriminator as build_discriminator
+from ppix2pix.networks import learnable_parameters
 from ppix2pix.pix2pix import Pix2PixModel
 
 import synthetic
@@ -79,7 +81,7 @@ def test_few_output_conv_is_a_plain_conv_for_checkpoints_and_static_graphs():
 def test_few_output_conv_matches_the_plain_conv(in_channels, out_channels, kernel, padding, fast):
     paddle.seed(0)
     layer = FewOutputConv2D(in_channels, out_channels, kernel, padding=padding)
-    assert layer._fast_form_applies is fast
+    assert FewOutputConv2D.serves(layer) is fast
     layer.bias.set_value(paddle.linspace(-1, 1, out_channels))
     x = paddle.to_tensor(np.random.default_rng(2).normal(size=(2, in_channels, 13, 11)).astype("float32"))
     fast_results, plain_results = _both_forms(layer, x).values()
@@ -185,10 +187,10 @@ def test_malloc_tuning_leaves_user_settings_alone(monkeypatch):
 
 
 def test_resnet_generator_ends_with_the_few_output_conv():
-    from ppix2pix.models import build_generator
+    from ppix2pix.build import generator as build_generator
     net = build_generator({"name": "resnet_6blocks", "ngf": 8})
     convs = [layer for layer in net.sublayers() if isinstance(layer, paddle.nn.Conv2D)]
-    assert isinstance(convs[-1], FewOutputConv2D) and convs[-1]._fast_form_applies
+    assert isinstance(convs[-1], FewOutputConv2D) and FewOutputConv2D.serves(convs[-1])
 
 
 @pytest.mark.parametrize("mode, padding, size", [

@@ -15,7 +15,7 @@ from ppix2pix.config import default_config
 from ppix2pix.interop.architecture import infer_network
 from ppix2pix.interop.foreign import FRAMEWORK_DEFAULTS, foreign_checkpoint, read_networks
 from ppix2pix.interop.layouts import biases_absent_in, pytorch_names, to_ppix2pix
-from ppix2pix.models import build_discriminator, build_generator
+from ppix2pix.networks import build_discriminator, build_generator
 from ppix2pix.checkpoint import load_net_weights
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "torch")

@@ -6,7 +6,7 @@ import paddle
 import paddle.nn as nn
 import pytest
 
-from ppix2pix.models import GANLoss, gradient_penalty
+from ppix2pix.losses import GANLoss, gradient_penalty
 
 LOGITS = np.array([[[[2.0, -1.0], [0.5, 0.0]]]], np.float32)
 

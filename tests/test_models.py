@@ -4,7 +4,7 @@ import paddle
 import paddle.nn as nn
 import pytest
 
-from ppix2pix.models import (NLayerDiscriminator, ResnetGenerator, UnetGenerator, build_discriminator,
+from ppix2pix.networks import (NLayerDiscriminator, ResnetGenerator, UnetGenerator, build_discriminator,
                              build_generator, count_parameters, learnable_parameters, receptive_field,
                              inference_mode)
 

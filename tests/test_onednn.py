@@ -13,8 +13,9 @@ import paddle.nn.functional as F
 import pytest
 
 from ppix2pix.config import load_config
-from ppix2pix.models import fast_layers, onednn
-from ppix2pix.models.fast_layers import plain_layers
+from ppix2pix.accel import layers as fast_layers
+from ppix2pix.accel import onednn
+from ppix2pix.accel.layers import plain_layers
 from ppix2pix.pix2pix import Pix2PixModel
 
 import synthetic
@@ -303,7 +304,7 @@ _TRAIN_WITH_CACHES_OF = """
 import functools, math, sys
 import paddle
 from ppix2pix.config import load_config
-from ppix2pix.models import onednn
+from ppix2pix.accel import onednn
 from ppix2pix.pix2pix import Pix2PixModel
 
 def losses_with_caches_of(size):

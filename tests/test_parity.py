@@ -24,8 +24,9 @@ from ppix2pix.config import load_config
 from ppix2pix.data import PairedDataset
 from ppix2pix.engine import training_seed
 from ppix2pix.interop.layouts import pytorch_names
-from ppix2pix.models import build_generator
-from ppix2pix.models.fast_layers import BatchNorm2D, plain_layers
+from ppix2pix.accel import plain_layers, recorded_backward
+from ppix2pix.build import generator as build_generator
+from ppix2pix.networks.norm import BatchNorm2D
 from ppix2pix.pix2pix import Pix2PixModel
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -171,7 +172,6 @@ def test_batch_norm_running_variance_is_unbiased(layers, layout):
         with plain_layers():
             norm(tensor)
     else:
-        from ppix2pix.models.onednn import recorded_backward
         with recorded_backward():
             norm(tensor)
     np.testing.assert_allclose(norm._variance.numpy(), 0.9 + 0.1 * x.var(axis=(0, 2, 3), ddof=1), rtol=1e-5)

@@ -5,7 +5,7 @@ import pytest
 
 from ppix2pix.checkpoint import load_checkpoint, save_checkpoint
 from ppix2pix.config import load_config
-from ppix2pix.models import learnable_parameters
+from ppix2pix.networks import learnable_parameters
 from ppix2pix.pix2pix import Pix2PixModel
 
 import synthetic

@@ -23,8 +23,8 @@ from ..config import ConfigError, load_config, parse_override
 from ..interop.foreign import assumptions, describe, foreign_checkpoint
 from ..interop.layouts import FRAMEWORKS
 from ..interop.paddlegan import save_paddlegan
-from ..models import DISCRIMINATORS, GENERATORS
-from ..models.norm import NORM_TYPES
+from ..networks import DISCRIMINATORS, GENERATORS
+from ..networks.norm import NORM_TYPES
 from .common import add_override_argument, flat_overrides, run_cli
 
 # flag -> (network role, section key)

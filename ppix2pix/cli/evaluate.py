@@ -29,7 +29,7 @@ from ..data.loader import build_dataset
 from ..device import select_device
 from ..direction import input_and_target, input_side
 from ..metrics import MetricAverager, SegmentationScores, cityscapes_palette, load_palette
-from ..models import TEST_MODES
+from ..networks import TEST_MODES
 from ..translate import SIZE_MODES, Translator, group_by_size
 from .common import (CliError, Progress, add_override_argument, checkpoint_generator, find_images, flat_overrides,
                      run_cli)

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..device import select_device
 from ..export import INFO_FILE, PredictorRunner, export_generator, export_onnx
-from ..models import TEST_MODES, generator_size_multiple, inference_mode
+from ..networks import TEST_MODES, generator_size_multiple, inference_mode
 from .common import CliError, checkpoint_generator, run_cli
 
 TOLERANCE = 1e-4

@@ -23,7 +23,7 @@ import numpy as np
 import paddle
 
 from ..direction import input_side, normalize_direction
-from ..models import generator_size_multiple
+from ..networks import generator_size_multiple
 from .color import rgb_to_lab
 from .image_io import ImageError, is_image_file, read_image, to_channels, to_model, to_unit_float
 from .transforms import PairedTransform

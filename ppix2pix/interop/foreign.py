@@ -11,7 +11,7 @@ import os
 
 from ..checkpoint import CheckpointError, read_paddle_file
 from ..config import ConfigError, default_config, resolve_config
-from ..models import DISCRIMINATORS, GENERATORS, network_defaults
+from ..networks import DISCRIMINATORS, GENERATORS, network_defaults
 from ..safe_loading import damaged
 from .architecture import ArchitectureError, infer_network, network_role
 from .layouts import FRAMEWORKS, RENAMES, SECTIONS, to_ppix2pix

@@ -15,8 +15,8 @@ import paddle
 import paddle.nn as nn
 
 from ..checkpoint import CheckpointError, check_net_weights
-from ..models import build_discriminator, build_generator
-from ..models.norm import Identity
+from ..networks import build_discriminator, build_generator
+from ..networks.norm import Identity
 
 FRAMEWORKS = ("pytorch", "paddlegan")
 SECTIONS = {"netG": "generator", "netD": "discriminator"}  # config section of each network

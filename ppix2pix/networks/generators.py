@@ -6,9 +6,7 @@ and PaddleGAN weights (``model.model.1.model.3.weight`` ...).
 import paddle
 import paddle.nn as nn
 
-from .fast_layers import (Conv2D, Conv2DTranspose, FewOutputConv2D, LeakyReLU, Pad2D, ReLU, concat_channels,
-                          fork, use_channels_last)
-from .norm import conv_uses_bias, keeps_channels_last, norm_layer_factory
+from .norm import conv_bias, norm_layer_factory
 
 
 def check_spatial_multiple(x, multiple, network):
@@ -31,22 +29,20 @@ class UnetSkipConnectionBlock(nn.Layer):
         super().__init__()
         self.outermost = outermost
         norm = norm_layer_factory(norm_type)
-        use_bias = conv_uses_bias(norm_type)
+        bias = conv_bias(norm_type)
         input_nc = outer_nc if input_nc is None else input_nc
-        downconv = Conv2D(input_nc, inner_nc, 4, stride=2, padding=1, bias_attr=None if use_bias else False)
-        downrelu = LeakyReLU(0.2)
-        uprelu = ReLU()
+        downconv = nn.Conv2D(input_nc, inner_nc, 4, stride=2, padding=1, bias_attr=bias)
+        downrelu = nn.LeakyReLU(0.2)
+        uprelu = nn.ReLU()
 
         if outermost:
-            upconv = Conv2DTranspose(inner_nc * 2, outer_nc, 4, stride=2, padding=1)
+            upconv = nn.Conv2DTranspose(inner_nc * 2, outer_nc, 4, stride=2, padding=1)
             layers = [downconv, submodule, uprelu, upconv, nn.Tanh()]
         elif innermost:
-            upconv = Conv2DTranspose(inner_nc, outer_nc, 4, stride=2, padding=1,
-                                     bias_attr=None if use_bias else False)
+            upconv = nn.Conv2DTranspose(inner_nc, outer_nc, 4, stride=2, padding=1, bias_attr=bias)
             layers = [downrelu, downconv, uprelu, upconv, norm(outer_nc)]
         else:
-            upconv = Conv2DTranspose(inner_nc * 2, outer_nc, 4, stride=2, padding=1,
-                                     bias_attr=None if use_bias else False)
+            upconv = nn.Conv2DTranspose(inner_nc * 2, outer_nc, 4, stride=2, padding=1, bias_attr=bias)
             layers = [downrelu, downconv, norm(inner_nc), submodule, uprelu, upconv, norm(outer_nc)]
             if use_dropout:
                 layers.append(nn.Dropout(0.5))
@@ -55,8 +51,7 @@ class UnetSkipConnectionBlock(nn.Layer):
     def forward(self, x):
         if self.outermost:
             return self.model(x)
-        skip, x = fork(x)
-        return concat_channels([skip, self.model(x)])
+        return paddle.concat([x, self.model(x)], axis=1)  # the skip connection
 
 
 class UnetGenerator(nn.Layer):
@@ -80,13 +75,16 @@ class UnetGenerator(nn.Layer):
         block = UnetSkipConnectionBlock(ngf, ngf * 2, submodule=block, norm_type=norm_type)
         self.model = UnetSkipConnectionBlock(output_nc, ngf, input_nc=input_nc, submodule=block, outermost=True,
                                              norm_type=norm_type)
-        if keeps_channels_last(norm_type):
-            use_channels_last(self)
+
+    @staticmethod
+    def input_multiple(arguments):
+        """Input H and W must be multiples of this for a U-Net built with ``arguments``: one halving per level."""
+        return 2 ** arguments["num_downs"]
 
     @property
     def size_multiple(self):
         """Input H and W must be multiples of this."""
-        return 2 ** self.num_downs
+        return self.input_multiple({"num_downs": self.num_downs})
 
     def forward(self, x):
         check_spatial_multiple(x, self.size_multiple, f"UnetGenerator(num_downs={self.num_downs})")
@@ -104,14 +102,14 @@ class ResnetBlock(nn.Layer):
         if padding_type not in PADDING_TYPES:
             raise ValueError(f"padding_type must be one of {', '.join(PADDING_TYPES)}, got {padding_type!r}")
         norm = norm_layer_factory(norm_type)
-        bias = None if conv_uses_bias(norm_type) else False
+        bias = conv_bias(norm_type)
 
         def padded_conv():
             if padding_type == "zero":
-                return [Conv2D(dim, dim, 3, padding=1, bias_attr=bias)]
-            return [Pad2D(1, mode=padding_type), Conv2D(dim, dim, 3, bias_attr=bias)]
+                return [nn.Conv2D(dim, dim, 3, padding=1, bias_attr=bias)]
+            return [nn.Pad2D(1, mode=padding_type), nn.Conv2D(dim, dim, 3, bias_attr=bias)]
 
-        layers = padded_conv() + [norm(dim), ReLU()]
+        layers = padded_conv() + [norm(dim), nn.ReLU()]
         if use_dropout:
             layers.append(nn.Dropout(0.5))
         layers += padded_conv() + [norm(dim)]
@@ -129,6 +127,11 @@ class ResnetGenerator(nn.Layer):
 
     size_multiple = 4
 
+    @staticmethod
+    def input_multiple(arguments):
+        """Input H and W must be multiples of this: two stride-2 downsamplings, whatever the arguments."""
+        return ResnetGenerator.size_multiple
+
     def __init__(self, input_nc=3, output_nc=3, ngf=64, norm_type="instance", use_dropout=True, n_blocks=9,
                  padding_type="reflect"):
         super().__init__()
@@ -136,19 +139,19 @@ class ResnetGenerator(nn.Layer):
             raise ValueError(f"n_blocks must be >= 0, got {n_blocks}")
         self.input_nc, self.output_nc = input_nc, output_nc
         norm = norm_layer_factory(norm_type)
-        bias = None if conv_uses_bias(norm_type) else False
-        layers = [Pad2D(3, mode="reflect"), Conv2D(input_nc, ngf, 7, bias_attr=bias), norm(ngf), ReLU()]
+        bias = conv_bias(norm_type)
+        layers = [nn.Pad2D(3, mode="reflect"), nn.Conv2D(input_nc, ngf, 7, bias_attr=bias), norm(ngf), nn.ReLU()]
         for i in range(2):
             channels = ngf * 2 ** i
-            layers += [Conv2D(channels, channels * 2, 3, stride=2, padding=1, bias_attr=bias),
-                       norm(channels * 2), ReLU()]
+            layers += [nn.Conv2D(channels, channels * 2, 3, stride=2, padding=1, bias_attr=bias),
+                       norm(channels * 2), nn.ReLU()]
         layers += [ResnetBlock(ngf * 4, padding_type, norm_type, use_dropout) for _ in range(n_blocks)]
         for i in range(2):
             channels = ngf * 2 ** (2 - i)
-            layers += [Conv2DTranspose(channels, channels // 2, 3, stride=2, padding=1, output_padding=1,
-                                       bias_attr=bias),
-                       norm(channels // 2), ReLU()]
-        layers += [Pad2D(3, mode="reflect"), FewOutputConv2D(ngf, output_nc, 7), nn.Tanh()]
+            layers += [nn.Conv2DTranspose(channels, channels // 2, 3, stride=2, padding=1, output_padding=1,
+                                          bias_attr=bias),
+                       norm(channels // 2), nn.ReLU()]
+        layers += [nn.Pad2D(3, mode="reflect"), nn.Conv2D(ngf, output_nc, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
 
     def forward(self, x):

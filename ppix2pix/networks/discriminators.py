@@ -5,8 +5,7 @@ Receptive field by ``n_layers``: 0 -> 1x1 (PixelGAN), 1 -> 16x16, 2 -> 34x34, 3 
 """
 import paddle.nn as nn
 
-from .fast_layers import Conv2D, FewOutputConv2D, LeakyReLU, use_channels_last
-from .norm import conv_uses_bias, keeps_channels_last, norm_layer_factory
+from .norm import conv_bias, norm_layer_factory
 
 MAX_N_LAYERS = 5
 
@@ -27,8 +26,6 @@ class NLayerDiscriminator(nn.Layer):
             self.net = _pixel_layers(input_nc, ndf, norm_type)
         else:
             self.model = _patch_layers(input_nc, ndf, n_layers, norm_type)
-        if keeps_channels_last(norm_type):
-            use_channels_last(self)
 
     def forward(self, x):
         return self.net(x) if self.n_layers == 0 else self.model(x)
@@ -37,16 +34,16 @@ class NLayerDiscriminator(nn.Layer):
 def _patch_layers(input_nc, ndf, n_layers, norm_type):
     """C64 (no norm) - C128 - ... - stride-1 conv - 1-channel logits."""
     norm = norm_layer_factory(norm_type)
-    bias = None if conv_uses_bias(norm_type) else False
-    layers = [Conv2D(input_nc, ndf, 4, stride=2, padding=1), LeakyReLU(0.2)]
+    bias = conv_bias(norm_type)
+    layers = [nn.Conv2D(input_nc, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
     channels = ndf
     for n in range(1, n_layers + 1):
         next_channels = ndf * min(2 ** n, 8)
         stride = 2 if n < n_layers else 1
-        layers += [Conv2D(channels, next_channels, 4, stride=stride, padding=1, bias_attr=bias),
-                   norm(next_channels), LeakyReLU(0.2)]
+        layers += [nn.Conv2D(channels, next_channels, 4, stride=stride, padding=1, bias_attr=bias),
+                   norm(next_channels), nn.LeakyReLU(0.2)]
         channels = next_channels
-    layers.append(FewOutputConv2D(channels, 1, 4, stride=1, padding=1))
+    layers.append(nn.Conv2D(channels, 1, 4, stride=1, padding=1))
     return nn.Sequential(*layers)
 
 
@@ -59,11 +56,11 @@ class PixelDiscriminator(NLayerDiscriminator):
 
 def _pixel_layers(input_nc, ndf, norm_type):
     norm = norm_layer_factory(norm_type)
-    bias = None if conv_uses_bias(norm_type) else False
+    bias = conv_bias(norm_type)
     return nn.Sequential(
-        Conv2D(input_nc, ndf, 1), LeakyReLU(0.2),
-        Conv2D(ndf, ndf * 2, 1, bias_attr=bias), norm(ndf * 2), LeakyReLU(0.2),
-        FewOutputConv2D(ndf * 2, 1, 1, bias_attr=bias))
+        nn.Conv2D(input_nc, ndf, 1), nn.LeakyReLU(0.2),
+        nn.Conv2D(ndf, ndf * 2, 1, bias_attr=bias), norm(ndf * 2), nn.LeakyReLU(0.2),
+        nn.Conv2D(ndf * 2, 1, 1, bias_attr=bias))
 
 
 def receptive_field(n_layers):

@@ -1,33 +1,24 @@
-"""CPU fast forms of layers that Paddle's CPU kernels run slowly, with the same parameters as the plain layers.
+"""CPU fast forms of layers that Paddle's CPU kernels run slowly: subclasses of the plain layers, with the same
+parameters and state-dict keys, that :func:`ppix2pix.accel.accelerate` swaps in.
 
-:class:`Conv2D` and :class:`Conv2DTranspose` are ``nn.Conv2D`` / ``nn.Conv2DTranspose`` (same weights, same
-state-dict keys) that convolve through oneDNN (:mod:`.onednn`: float32, groups 1, int or per-axis padding; where no
-gradient is recorded, or inside the training step's :func:`.onednn.recorded_backward`) and add their bias with
-:func:`channel_bias_add` instead of Paddle's broadcast add. On a 2-core AMD EPYC the broadcast add of a 64-channel
-bias to a ``[4, 64, 128, 128]`` map (the PatchGAN's first conv at batch 4) takes 113 ms forward + backward; the
-per-channel affine kernel of an inference batch norm does the same in 13 ms.
+* :class:`Conv2D` / :class:`Conv2DTranspose` convolve through oneDNN (:mod:`.onednn`: float32, groups 1, int or
+  per-axis padding; where no gradient is recorded, or inside the training step's :func:`.onednn.recorded_backward`)
+  and add their bias with :func:`channel_bias_add`, the per-channel affine kernel of an inference batch norm, instead
+  of Paddle's broadcast add.
+* :class:`FewOutputConv2D` serves stride-1 convs with very few output channels (the PatchGAN's 1-channel logit conv,
+  the ResNet generator's last 7x7 conv to RGB). Paddle's CPU conv unfolds the input (im2col) before one skinny GEMM;
+  the fast form multiplies the weights of all taps by the input in one GEMM and lets col2im (``F.fold``) add the few
+  tap planes into place.
+* :class:`Pad2D` reflect- or replicate-pads small maps with two matrix products instead of Paddle's pad kernel.
+* Channels-last activations: in networks made only of layers that keep it (the U-Net and the PatchGAN with batch
+  norm or none), the oneDNN convs write their outputs in NHWC memory behind the usual NCHW tensor (a ``transpose``
+  view), the form oneDNN's kernels read and write without reorders. :class:`BatchNorm2D` (oneDNN's batch norm), the
+  ReLUs, the bias adds, :class:`SkipConnectionBlock`'s concat (oneDNN's concat) and its :func:`fork` (a skip
+  connection's two gradients summed in NHWC) keep that memory order; any other op just sees an NCHW tensor.
 
-:class:`FewOutputConv2D` is a :class:`Conv2D` for stride-1 convs with very few output channels: the PatchGAN's final
-1-channel logit conv and the ResNet generator's last 7x7 conv to RGB. Paddle's CPU conv unfolds the input (im2col)
-before one skinny GEMM, which for the ResNet's last conv is a ``3136 x 65536`` matrix per image: 845 ms forward +
-backward at batch 1. The fast form multiplies the weights of all taps by the input in one GEMM
-(``[C_out*k*k, C_in] x [C_in, H*W]``) and lets col2im (``F.fold``) add the few tap planes into place: 83 ms for that
-layer; 1.8 ms instead of 66.5 ms for the PatchGAN's logit conv (512 -> 1, 4x4, 31x31 map; 6.7 vs 204 ms at batch 4).
-
-:class:`Pad2D` reflect- or replicate-pads small maps (the ResNet blocks' 64x64 maps) with two matrix products, since
-Paddle's CPU pad kernel is slow: 7.4 ms instead of 20 ms forward + backward for a ``[1, 256, 64, 64]`` map.
-
-Channels-last activations: in the U-Net and the PatchGAN (batch norm or none) the oneDNN convs write their outputs
-in NHWC memory behind the usual NCHW tensor (a ``transpose`` view), the form oneDNN's kernels read and write without
-reorders. :class:`BatchNorm2D` (oneDNN's batch norm on such maps), the ReLUs, the bias adds, :func:`concat_channels`
-(oneDNN's concat) and :func:`fork` (a skip connection's two gradients summed in NHWC) keep that memory order, so
-activations cross the networks without being reordered between layouts; any other op just sees an NCHW tensor. On a
-2-core Xeon this made the batch-4 training step 7 % faster, oneDNN's batch norm another 5 % and its concat 5 %.
-
-The fast forms run only in dynamic-graph mode, on CPU tensors, in NCHW layers with zero padding (the few-output form
-also needs stride 1, dilation 1, groups 1 and padding smaller than the kernel). Everything else (GPU,
-``paddle.jit.to_static`` / export) runs the plain layer. ``PPIX2PIX_PLAIN_LAYERS=1`` in the environment or the
-:func:`plain_layers` context switches the fast forms off.
+The fast forms run only in dynamic-graph mode, on CPU tensors, in NCHW layers with zero padding. Everything else
+(GPU, ``paddle.jit.to_static`` / export) runs the plain layer. ``PPIX2PIX_PLAIN_LAYERS=1`` in the environment or the
+:func:`plain_layers` context switches the fast forms off. Measurements: ``benchmarks/README.md``.
 """
 import contextlib
 import functools
@@ -38,9 +29,10 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 from paddle.autograd import PyLayer
 
+from ..networks.generators import UnetSkipConnectionBlock
+from ..networks.norm import BatchNorm2D as PlainBatchNorm2D
 from ..runtime import env_switch_on
 from . import onednn
-from .batch_statistics import update_running_statistics
 from .onednn import TO_NCHW, TO_NHWC
 
 DISABLE_VARIABLE = "PPIX2PIX_PLAIN_LAYERS"
@@ -163,47 +155,39 @@ def use_channels_last(net):
     return net
 
 
-class BatchNorm2D(nn.BatchNorm2D):
-    """``nn.BatchNorm2D`` (same parameters and statistics) whose running variance takes the unbiased batch variance,
-    as PyTorch's does (:func:`.batch_statistics.update_running_statistics`), and that normalizes a channels-last
-    input in its NHWC memory: through oneDNN (:func:`.onednn.batch_norm`) where it can, else Paddle's kernel."""
+class BatchNorm2D(PlainBatchNorm2D):
+    """The networks' batch norm (PyTorch's running-statistics rule) that normalizes a channels-last input in its NHWC
+    memory through oneDNN (:func:`.onednn.batch_norm`, which applies the same rule)."""
 
     def forward(self, x):
-        if not paddle.in_dynamic_mode():  # static graphs (export) only normalize with the running statistics
-            return nn.BatchNorm2D.forward(self, x)
-        if not self.training or self._use_global_stats:
-            return self._normalize(x, self._mean, self._variance, training=False)
-        if self._fast_channels_last(x):
-            out = onednn.batch_norm(x, self._mean, self._variance, self.weight, self.bias, True, self._momentum,
+        if self._keeps_channels_last(x) and fast_form_may_run(x) and self.weight is not None and self.bias is not None:
+            training = self.training and not self._use_global_stats
+            out = onednn.batch_norm(x, self._mean, self._variance, self.weight, self.bias, training, self._momentum,
                                     self._epsilon)
             if out is not None:
                 return out
-        # Paddle's kernel updates the running statistics with the biased variance: it gets copies, and the layer's
-        # own statistics follow the unbiased rule.
-        out = self._normalize(x, self._mean.clone(), self._variance.clone(), training=True)
-        with paddle.no_grad():
-            values = x.detach().astype(self._mean.dtype)  # half-precision activations: statistics in float32
-            axes = [0, 2, 3] if self._data_format == "NCHW" else [0, 1, 2]
-            update_running_statistics(self._mean, self._variance, values.mean(axes), values.var(axes, unbiased=False),
-                                      values.size // self._mean.shape[0], self._momentum)
-        return out
+        return PlainBatchNorm2D.forward(self, x)
 
-    def _fast_channels_last(self, x):
-        return (self._data_format == "NCHW" and fast_form_may_run(x) and is_channels_last(x)
-                and self.weight is not None and self.bias is not None)
+    def _keeps_channels_last(self, x):
+        return self._data_format == "NCHW" and x.place.is_cpu_place() and is_channels_last(x)
 
-    def _normalize(self, x, running_mean, running_var, training):
-        """The normalized ``x`` (channels-last inputs in their NHWC memory, through oneDNN where it can)."""
-        if self._fast_channels_last(x) and not training:
-            out = onednn.batch_norm(x, running_mean, running_var, self.weight, self.bias, False, self._momentum,
-                                    self._epsilon)
-            if out is not None:
-                return out
-        kwargs = dict(running_mean=running_mean, running_var=running_var, weight=self.weight, bias=self.bias,
-                      training=training, momentum=self._momentum, epsilon=self._epsilon)
-        if self._data_format == "NCHW" and x.place.is_cpu_place() and is_channels_last(x):
-            return _per_channel(F.batch_norm, x, **kwargs)
-        return F.batch_norm(x, data_format=self._data_format, **kwargs)
+    def _batch_norm(self, x, running_mean, running_var, training):
+        """Paddle's kernel, on a channels-last ``x``'s NHWC memory as it lies (oneDNN could not run it)."""
+        if not self._keeps_channels_last(x):
+            return PlainBatchNorm2D._batch_norm(self, x, running_mean, running_var, training)
+        return _per_channel(F.batch_norm, x, running_mean=running_mean, running_var=running_var, weight=self.weight,
+                            bias=self.bias, training=training, momentum=self._momentum, epsilon=self._epsilon)
+
+
+class SkipConnectionBlock(UnetSkipConnectionBlock):
+    """The U-Net level whose skip concat keeps channels-last activations in their NHWC memory (:func:`fork`,
+    :func:`concat_channels`)."""
+
+    def forward(self, x):
+        if self.outermost:
+            return self.model(x)
+        skip, x = fork(x)
+        return concat_channels([skip, self.model(x)])
 
 
 class Conv2D(nn.Conv2D):
@@ -309,15 +293,19 @@ class FewOutputConv2D(Conv2D):
     """:class:`Conv2D` whose CPU dynamic-graph forward is one GEMM over all taps plus col2im
     (:func:`tap_fold_conv2d`)."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._fast_form_applies = (
-            list(self._stride) == [1, 1] and list(self._dilation) == [1, 1] and self._groups == 1
-            and self._padding_mode == "zeros" and self._data_format == "NCHW" and isinstance(self._padding, int)
-            and 0 <= self._padding < min(self._kernel_size) and self._out_channels < self._in_channels)
+    MAX_OUTPUTS = 4
+
+    @classmethod
+    def serves(cls, layer):
+        """Whether the conv ``layer`` is one this form serves: stride 1, no dilation or groups, zero padding smaller
+        than the kernel, and at most :data:`MAX_OUTPUTS` output channels, fewer than its inputs."""
+        return (list(layer._stride) == [1, 1] and list(layer._dilation) == [1, 1] and layer._groups == 1 and layer._padding_mode == "zeros"
+                and layer._data_format == "NCHW" and isinstance(layer._padding, int)
+                and 0 <= layer._padding < min(layer._kernel_size)
+                and layer._out_channels <= cls.MAX_OUTPUTS and layer._out_channels < layer._in_channels)
 
     def forward(self, x):
-        if self._fast_form_applies and fast_form_may_run(x):
+        if self.serves(self) and fast_form_may_run(x):
             return tap_fold_conv2d(x, self.weight, self.bias, self._padding)
         return Conv2D.forward(self, x)
 

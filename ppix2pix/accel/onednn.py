@@ -3,13 +3,13 @@
 
 Paddle 3.3's dynamic graph runs its own im2col + GEMM conv kernels on CPU; oneDNN is used only by the inference
 predictor. oneDNN's direct convolutions (blocked layouts, JIT-compiled for the CPU at hand) are what PyTorch runs on
-CPU, and run the pix2pix layers 1.3-5x faster than Paddle's kernels (``benchmarks/README.md``). This module builds
+CPU, and run the pix2pix layers several times faster than Paddle's kernels (``benchmarks/README.md``). This module builds
 oneDNN forward, backward-data and backward-weights primitives for one conv geometry, lets oneDNN choose its memory
 layouts, and reorders plain NCHW Paddle tensors in and out of them. Primitives are cached per geometry.
 
 Activations may also be channels-last: NHWC memory behind an NCHW tensor (:data:`CHANNELS_LAST`, see
 :func:`memory_layout`). Convs built with ``channels_last`` read and write such tensors as they lie, and batch norm runs
-on them; a network whose layers all keep that order (``fast_layers.use_channels_last``) moves no activation between
+on them; a network whose layers all keep that order (:func:`ppix2pix.accel.layers.use_channels_last`) moves no activation between
 layouts.
 
 Where no gradient is recorded (``paddle.no_grad()``, or neither input takes one) the primitives run directly. Where
@@ -33,7 +33,7 @@ import numpy as np
 import paddle
 from paddle.autograd import PyLayer
 
-from .batch_statistics import update_running_statistics
+from ..networks.batch_statistics import update_running_statistics
 
 # Values of the oneDNN 3.x C API (oneapi/dnnl/dnnl_types.h, dnnl_common_types.h).
 _SUCCESS, _CPU_ENGINE, _IN_ORDER_STREAM, _F32, _FORMAT_ANY = 0, 1, 1, 3, 1

@@ -2,8 +2,6 @@
 import paddle
 import paddle.nn.functional as F
 
-from .fast_layers import plain_layers
-
 GAN_MODES = ("vanilla", "lsgan", "wgangp", "hinge")
 LOW_PRECISION = (paddle.float16, paddle.bfloat16)
 
@@ -44,6 +42,8 @@ def gradient_penalty(net_d, real, fake, condition, weight=10.0):
     """WGAN-GP penalty ``weight * E[(||grad D(condition, x_hat)||_2 - 1)^2]`` on random real/fake interpolates.
 
     The condition (the generator's input) is the same for both ends, so only the output side is interpolated.
+    It needs double backward through ``net_d``: run an accelerated network in its plain form
+    (:func:`ppix2pix.accel.plain_layers`).
     """
     alpha = paddle.rand([real.shape[0], 1, 1, 1], dtype=real.dtype)
     interpolate = alpha * real + (1.0 - alpha) * fake.detach()
@@ -51,8 +51,7 @@ def gradient_penalty(net_d, real, fake, condition, weight=10.0):
     # Paddle's concat double-grad needs every input to take gradients (it fails on an empty grad slot).
     condition = condition.detach()
     condition.stop_gradient = False
-    with plain_layers():  # the fast forms' slicing crashes Paddle's double backward; conv2d's double grad works
-        prediction = net_d(paddle.concat([condition, interpolate], axis=1))
+    prediction = net_d(paddle.concat([condition, interpolate], axis=1))
     (grad,) = paddle.grad(prediction, interpolate, grad_outputs=paddle.ones_like(prediction), create_graph=True)
     norms = (grad.reshape([grad.shape[0], -1]) ** 2).sum(axis=1).add(paddle.to_tensor(1e-16)).sqrt()
     return weight * ((norms - 1.0) ** 2).mean()

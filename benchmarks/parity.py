@@ -158,7 +158,7 @@ def test_pairs(task):
 def evaluate(weights, task, pairs):
     """{test mode: {score: value}} of one trained generator on the held-out pairs."""
     import paddle
-    from ppix2pix.checkpoint import load_generator
+    from ppix2pix.weights import load_generator
     from ppix2pix.config import load_config
     from ppix2pix.data.image_io import from_model, to_uint8
     from ppix2pix.metrics import MetricAverager, SegmentationScores, facades_palette

@@ -18,18 +18,20 @@ import numpy as np
 import paddle
 
 from . import distributed
-from .checkpoint import CheckpointError, checkpoint_config, load_checkpoint, save_checkpoint
-from .config import check_data_paths, save_config
+from .checkpoint import save_checkpoint
+from .config import check_data_paths, checkpoint_config, save_config
 from .data import build_dataloader
 from .data.color import lab_to_rgb
 from .data.image_io import from_model, to_uint8, write_image
 from .device import select_device
 from .durable import copy_synced, sync_folder
+from .errors import CheckpointError, TrainingError
 from .metrics import HIGHER_IS_BETTER, MetricAverager
 from .models.fast_layers import fast_layers_summary
 from .pix2pix import LOSS_NAMES, Pix2PixModel
 from .runtime import runtime_summary
 from .training_log import EpochProgress, SpeedMeter, VisualDLWriter, image_triplet, setup_logging
+from .weights import load_checkpoint
 
 logger = logging.getLogger("ppix2pix")
 
@@ -37,10 +39,6 @@ CHECKPOINT_DIR = "checkpoints"
 LATEST = "latest.pdparams"
 BEST_WEIGHTS = "best_netG.pdparams"
 FINAL_WEIGHTS = "netG.pdparams"
-
-
-class TrainingError(RuntimeError):
-    """Training cannot go on (diverged, or resumed with an incompatible checkpoint)."""
 
 
 def _rng_state():

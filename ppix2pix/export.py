@@ -26,6 +26,7 @@ import paddle
 import paddle.nn as nn
 import yaml
 
+from .errors import ConfigError, ExportError
 from .models import TEST_MODES, generator_size_multiple
 from .runtime import usable_cores
 
@@ -36,10 +37,6 @@ INPUT_NAME = "image"
 PRECISIONS = ("fp32", "fp16")
 INFO_KEYS = ("model_file", "params_file", "input_name", "input_nc", "output_nc", "size_multiple", "test_mode",
              "config")  # what export_generator writes beside the format
-
-
-class ExportError(ValueError):
-    """An export or exported model that cannot be used; the message says what to do."""
 
 
 class BatchStatisticsNorm(nn.Layer):
@@ -140,7 +137,7 @@ def export_generator(net, cfg, output_dir, test_mode="eval"):
 
 def read_export_info(path):
     """The info of an exported model; ``path`` is its folder or its ``ppix2pix_export.yaml``."""
-    from .config import ConfigError, resolve_config
+    from .config import resolve_config
     info_path = os.path.join(path, INFO_FILE) if os.path.isdir(path) else path
     if os.path.basename(info_path) != INFO_FILE or not os.path.isfile(info_path):
         raise ExportError(f"{path}: not an exported ppix2pix model (no {INFO_FILE}); make one with "

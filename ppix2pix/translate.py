@@ -117,7 +117,7 @@ class Translator:
     @classmethod
     def from_checkpoint(cls, path, cfg=None, size_mode="pad", test_mode=None, seed=None):
         """A translator for the generator of a checkpoint (``cfg`` only for weights-only files)."""
-        from .checkpoint import load_generator
+        from .weights import load_generator
         net, cfg = load_generator(path, cfg)
         return cls.from_network(net, cfg, size_mode, test_mode, seed)
 

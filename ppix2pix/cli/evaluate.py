@@ -28,10 +28,11 @@ from ..data.image_io import read_image, to_channels, to_model, to_uint8, to_unit
 from ..data.loader import build_dataset
 from ..device import select_device
 from ..direction import input_and_target, input_side
+from ..errors import CliError
 from ..metrics import MetricAverager, SegmentationScores, cityscapes_palette, load_palette
 from ..models import TEST_MODES
 from ..translate import SIZE_MODES, Translator, group_by_size
-from .common import (CliError, Progress, add_override_argument, checkpoint_generator, find_images, flat_overrides,
+from .common import (Progress, add_override_argument, checkpoint_generator, find_images, flat_overrides,
                      run_cli)
 
 PROTOCOL = ("l1: mean |output - target| on the [-1, 1] scale; psnr: 8-bit, data range 255, identical images capped "

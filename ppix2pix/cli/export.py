@@ -11,9 +11,10 @@ import os
 import numpy as np
 
 from ..device import select_device
+from ..errors import CliError
 from ..export import INFO_FILE, PredictorRunner, export_generator, export_onnx
 from ..models import TEST_MODES, generator_size_multiple, inference_mode
-from .common import CliError, checkpoint_generator, run_cli
+from .common import checkpoint_generator, run_cli
 
 TOLERANCE = 1e-4
 

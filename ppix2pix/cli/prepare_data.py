@@ -16,7 +16,8 @@ from ..data.image_io import read_image, write_image
 from ..data.prepare import (as_rgb8, check_extension, combine_images, edge_map, gray_version, output_name,
                             parse_ratios, place_file, resize_and_center_crop, side_by_side, split_files,
                             staged_folder)
-from .common import CliError, Progress, find_images, run_cli
+from ..errors import CliError
+from .common import Progress, find_images, run_cli
 
 DEMO_CONFIG = "configs/demo.yaml"
 DEMO_OUT = os.path.join("data", "demo")

@@ -23,17 +23,14 @@ import numpy as np
 import paddle
 
 from ..direction import input_side, normalize_direction
+from ..errors import DataError, ImageError
 from ..models import generator_size_multiple
 from .color import rgb_to_lab
-from .image_io import ImageError, is_image_file, read_image, to_channels, to_model, to_unit_float
+from .image_io import is_image_file, read_image, to_channels, to_model, to_unit_float
 from .transforms import PairedTransform
 
 
 logger = logging.getLogger(__name__)
-
-
-class DataError(ValueError):
-    """A dataset problem (missing or empty folder, unmatched or mismatched pairs); the message names the files."""
 
 
 def image_files(folder, key="dataroot"):

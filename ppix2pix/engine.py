@@ -27,6 +27,7 @@ from .device import select_device
 from .durable import copy_synced, sync_folder
 from .errors import CheckpointError, TrainingError
 from .metrics import HIGHER_IS_BETTER, MetricAverager
+from .models import generator_size_multiple
 from .models.fast_layers import fast_layers_summary
 from .pix2pix import LOSS_NAMES, Pix2PixModel
 from .runtime import runtime_summary
@@ -97,7 +98,8 @@ class Trainer:
         if self.world_size > 1:
             cfg["seed"] = distributed.broadcast_object(cfg["seed"])
 
-        self.train_loader = build_dataloader(cfg, "train", self.rank, self.world_size)
+        self.train_loader = build_dataloader(cfg, "train", self.rank, self.world_size,
+                                             size_multiple=generator_size_multiple(cfg["model"]["generator"]))
         self.iters_per_epoch = len(self.train_loader)
         if self.iters_per_epoch == 0:
             raise TrainingError("the training set yields no batch: dataset.train.batch_size is larger than the "
@@ -167,7 +169,9 @@ class Trainer:
         if not self.validating:
             logger.info("validation is off (no dataset.test or validate.interval is 0)")
             return None
-        return build_dataloader(self.cfg, "test") if self.rank == 0 else None
+        if self.rank != 0:
+            return None
+        return build_dataloader(self.cfg, "test", size_multiple=generator_size_multiple(self.cfg["model"]["generator"]))
 
     def _setup_parallel_and_amp(self):
         model, cfg = self.model, self.cfg

@@ -45,6 +45,7 @@ from .config import resolve_config
 from .data.loader import build_dataloader
 from .direction import input_and_target
 from .errors import ConfigError, DataError
+from .models import generator_size_multiple
 
 READER_KEYS = ("data_dir", "dataset", "batch_size", "test_batch_size", "load_size", "crop_size", "direction",
                "shuffle", "input_nc", "output_nc", "net_G", "num_workers", "seed", "preprocess", "no_flip",
@@ -161,7 +162,7 @@ class data_reader:  # noqa: N801  (the name the PaddlePaddle models GAN code use
         options = _options(cfg)
         self.cfg = reader_config(options, *split_sources(options["data_dir"], options.get("dataset")))
         # Without a named generator any size goes; with one, its size multiple applies as in training.
-        self.size_multiple = None if "net_G" in options else 1
+        self.size_multiple = generator_size_multiple(self.cfg["model"]["generator"]) if "net_G" in options else 1
         self.id2name = None
 
     def make_data(self, with_id2name=False):

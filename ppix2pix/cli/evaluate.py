@@ -155,7 +155,7 @@ def score_checkpoint(args, scorer):
     net, cfg = checkpoint_generator(args.checkpoint, args.config)
     cfg = test_split_config(cfg, args)
     translator = Translator.from_network(net, cfg, args.size_mode, args.test_mode, args.seed)
-    dataset = build_dataset(cfg, "test")
+    dataset = build_dataset(cfg, "test", size_multiple=translator.multiple)
     direction, section = cfg["model"]["direction"], cfg["dataset"]["test"]
     side = input_side(direction)
     where = section["dataroot"] or f"{section['dataroot_a']} + {section['dataroot_b']}"

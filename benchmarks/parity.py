@@ -162,7 +162,7 @@ def evaluate(weights, task, pairs):
     from ppix2pix.config import load_config
     from ppix2pix.data.image_io import from_model, to_uint8
     from ppix2pix.metrics import MetricAverager, SegmentationScores, facades_palette
-    from ppix2pix.translate import NetworkRunner
+    from ppix2pix.translator import NetworkRunner
 
     cfg = load_config(overrides=[f"model.generator.num_downs={NUM_DOWNS}",
                                  f"model.direction={TASKS[task]['direction']}"])

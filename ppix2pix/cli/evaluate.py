@@ -31,7 +31,7 @@ from ..direction import input_and_target, input_side
 from ..errors import CliError
 from ..metrics import MetricAverager, SegmentationScores, cityscapes_palette, load_palette
 from ..models import TEST_MODES
-from ..translate import SIZE_MODES, Translator, group_by_size
+from ..translator import SIZE_MODES, Translator, group_by_size
 from .common import (Progress, add_override_argument, checkpoint_generator, find_images, flat_overrides,
                      run_cli)
 

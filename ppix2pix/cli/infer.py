@@ -15,7 +15,7 @@ from ..device import select_device
 from ..direction import input_and_target, input_side
 from ..errors import CliError
 from ..models import TEST_MODES
-from ..translate import SIZE_MODES, Translator, group_by_size
+from ..translator import SIZE_MODES, Translator, group_by_size
 from .common import Progress, checkpoint_generator, find_images, run_cli
 from .html_index import INDEX_FILE, display_image, thumbnail_path, write_index, write_thumbnail
 

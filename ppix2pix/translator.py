@@ -123,11 +123,11 @@ class Translator:
 
     @classmethod
     def from_exported(cls, path, size_mode="pad", **predictor_options):
-        """A translator for a model written by :func:`ppix2pix.export.export_generator`, run by Paddle Inference.
+        """A translator for a model written by :func:`ppix2pix.exporter.export_generator`, run by Paddle Inference.
 
-        ``predictor_options`` go to :class:`ppix2pix.export.PredictorRunner` (device, onednn, threads, ...).
+        ``predictor_options`` go to :class:`ppix2pix.exporter.PredictorRunner` (device, onednn, threads, ...).
         """
-        from .export import PredictorRunner, read_export_info
+        from .exporter import PredictorRunner, read_export_info
         info = read_export_info(path)
         return cls(PredictorRunner(info, **predictor_options), info["config"], size_mode)
 

@@ -2,7 +2,7 @@
 
 :func:`export_generator` writes ``generator.json`` + ``generator.pdiparams`` (``paddle.jit.save`` with input
 ``[None, C, None, None]``) and ``ppix2pix_export.yaml``, which records the resolved config, the size multiple and the
-test-time mode, so a :class:`ppix2pix.translate.Translator` can pad or resize any image for the exported model.
+test-time mode, so a :class:`ppix2pix.translator.Translator` can pad or resize any image for the exported model.
 
 Test-time modes in a static graph. ``paddle.jit.save`` always stores the inference form of BatchNorm and Dropout
 (running statistics, no dropout), and Paddle Inference would fold a training-mode BatchNorm into the convolutions

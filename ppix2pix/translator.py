@@ -23,6 +23,7 @@ import paddle
 from .data.color import lab_to_rgb, rgb_to_lab
 from .data.image_io import from_model, to_channels, to_model, to_unit_float
 from .data.resample import resize
+from .data.transforms import round_to_multiple
 from .models import TEST_MODES, generator_size_multiple, inference_mode
 
 SIZE_MODES = ("pad", "resize")
@@ -49,7 +50,7 @@ def padded_size(size, multiple):
 
 def resized_size(size, multiple):
     """The multiple of ``multiple`` nearest to ``size`` (and at least ``MIN_SIDE``)."""
-    return max(_round_up(MIN_SIDE, multiple), int(round(size / multiple)) * multiple)
+    return round_to_multiple(size, multiple, MIN_SIDE)
 
 
 def pad_batch(batch, multiple):

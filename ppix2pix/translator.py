@@ -20,8 +20,8 @@ the same output wherever it sits in a run) and, for batches of several images, o
 import numpy as np
 import paddle
 
-from .data.color import lab_to_rgb, rgb_to_lab
-from .data.image_io import from_model, to_channels, to_model, to_unit_float
+from .data.color import rgb_to_lab, side_to_image
+from .data.image_io import to_channels, to_model, to_unit_float
 from .data.resample import resize
 from .data.transforms import round_to_multiple
 from .models import TEST_MODES, generator_size_multiple, inference_mode
@@ -152,9 +152,7 @@ class Translator:
 
     def finish(self, output, network_input):
         """Generator output (C_out x H x W) -> H x W x C image in [0, 1]; Lab outputs join the input's L."""
-        if self.color_space == "lab":
-            return lab_to_rgb(network_input, output)
-        return from_model(output)
+        return side_to_image(output, network_input if self.color_space == "lab" else None)
 
     def translate(self, images):
         """Translate a list of same-size H x W x C images as one batch; returns H x W x C float32 images in [0, 1]."""

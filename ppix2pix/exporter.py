@@ -27,7 +27,8 @@ import paddle.nn as nn
 import yaml
 
 from .errors import ConfigError, ExportError
-from .models import TEST_MODES, generator_size_multiple
+from .models import generator_size_multiple
+from .modes import check_test_mode
 from .runtime import usable_cores
 
 EXPORT_FORMAT = "ppix2pix-export/1"
@@ -85,8 +86,7 @@ def static_network(net, test_mode, for_onnx=False):
     ``paper``: BatchNorm -> :class:`BatchStatisticsNorm`, Dropout -> :class:`StochasticDropout`, so the static
     graph keeps the paper's behaviour. ``for_onnx``: LeakyReLU -> :class:`MaxLeakyReLU` (same values).
     """
-    if test_mode not in TEST_MODES:
-        raise ExportError(f"test-time mode must be one of {', '.join(TEST_MODES)}, got {test_mode!r}")
+    check_test_mode(test_mode, ExportError)
     net = copy.deepcopy(net)
     for layer in net.sublayers(include_self=True):
         for name, child in list(layer._sub_layers.items()):

@@ -24,7 +24,8 @@ from .data.color import rgb_to_lab, side_to_image
 from .data.image_io import to_channels, to_model, to_unit_float
 from .data.resample import resize
 from .data.transforms import round_to_multiple
-from .models import TEST_MODES, generator_size_multiple, inference_mode
+from .models import generator_size_multiple, inference_mode
+from .modes import check_test_mode
 
 SIZE_MODES = ("pad", "resize")
 
@@ -80,9 +81,7 @@ class NetworkRunner:
     """Runs a generator in a test-time mode on aligned N x C x H x W float32 batches (numpy in, numpy out)."""
 
     def __init__(self, net, test_mode, seed=None):
-        if test_mode not in TEST_MODES:
-            raise ValueError(f"test-time mode must be one of {', '.join(TEST_MODES)}, got {test_mode!r}")
-        self.net, self.test_mode, self.seed = net, test_mode, seed
+        self.net, self.test_mode, self.seed = net, check_test_mode(test_mode), seed
 
     @paddle.no_grad()
     def __call__(self, batch):

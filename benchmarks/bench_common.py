@@ -6,11 +6,30 @@ import json
 import os
 import platform
 import resource
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 
 import numpy as np
+
+TORCH_PYTHON_HELP = ("python of an environment with torch (and Pillow): default $TORCH_PYTHON, else the first "
+                     "python3 / python on PATH that can import torch")
+NO_TORCH_PYTHON = ("no python with torch found: pass --torch-python PYTHON or set TORCH_PYTHON (or put a python "
+                   "that can import torch on PATH)")
+
+
+def find_torch_python(given=None):
+    """The python that runs the PyTorch side: ``given`` (``--torch-python``), else ``$TORCH_PYTHON``, else the first
+    ``python3`` / ``python`` on PATH that imports torch; None when there is none (report :data:`NO_TORCH_PYTHON`)."""
+    if given or os.environ.get("TORCH_PYTHON"):
+        return given or os.environ["TORCH_PYTHON"]
+    for name in ("python3", "python"):
+        path = shutil.which(name)
+        if path and subprocess.run([path, "-c", "import torch"], capture_output=True).returncode == 0:
+            return path
+    return None
 
 
 def peak_rss_mb():

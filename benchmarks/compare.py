@@ -9,7 +9,7 @@ With ``--paired-steps N`` the training steps are also timed in pairs: one ppix2p
 (only one of them runs at a time) and take turns, one iteration each, N times; the ratio of each adjacent pair is
 immune to the slow drifts of a shared host that can move a whole round by 40 %.
 
-    python benchmarks/compare.py --torch-python "$TORCH_PYTHON" --rounds 3 --paired-steps 12
+    python benchmarks/compare.py --rounds 3 --paired-steps 12        # torch from --torch-python, $TORCH_PYTHON or PATH
 """
 import argparse
 import json
@@ -28,9 +28,7 @@ import bench_common as bench  # noqa: E402
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--torch-python", default=os.environ.get("TORCH_PYTHON"),
-                        required="TORCH_PYTHON" not in os.environ,
-                        help="python of a venv with torch (default: $TORCH_PYTHON)")
+    parser.add_argument("--torch-python", help=bench.TORCH_PYTHON_HELP)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3, help="timed iterations / batches per measurement")
     parser.add_argument("--warmup", type=int, default=1)
@@ -131,7 +129,11 @@ def ratios(medians):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.torch_python = bench.find_torch_python(args.torch_python)
+    if args.torch_python is None:
+        parser.error(bench.NO_TORCH_PYTHON)
     # Paddle is never imported here: Linux keeps a process's peak RSS across fork + exec, so a big parent would
     # inflate every child's peak_rss_mb.
     rounds, peaks = [], {}

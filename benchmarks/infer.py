@@ -47,9 +47,9 @@ def make_runner(backend, export_dir, config_overrides):
     """A callable running one aligned batch on the backend, plus the number of math threads it uses."""
     import paddle
     from ppix2pix.config import load_config
-    from ppix2pix.export import PredictorRunner, read_export_info
+    from ppix2pix.exporter import PredictorRunner, read_export_info
     from ppix2pix.build import generator as build_generator
-    from ppix2pix.translate import NetworkRunner
+    from ppix2pix.translator import NetworkRunner
     threads = int(os.environ.get("OMP_NUM_THREADS") or usable_cores())
     if backend.startswith("gpu-"):
         paddle.set_device("gpu")
@@ -92,7 +92,7 @@ def generator_overrides(args):
 def export_model(args, folder):
     import paddle
     from ppix2pix.config import load_config
-    from ppix2pix.export import export_generator
+    from ppix2pix.exporter import export_generator
     from ppix2pix.build import generator as build_generator
     paddle.seed(0)
     cfg = load_config(None, generator_overrides(args))

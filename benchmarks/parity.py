@@ -38,7 +38,9 @@ from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, ROOT)
+sys.path[:0] = [ROOT, HERE]
+
+import bench_common as bench  # noqa: E402
 
 DATA = os.path.join(ROOT, "..", "shared", "data")
 SIDES = ("ppix2pix", "reference")
@@ -158,11 +160,11 @@ def test_pairs(task):
 def evaluate(weights, task, pairs):
     """{test mode: {score: value}} of one trained generator on the held-out pairs."""
     import paddle
-    from ppix2pix.checkpoint import load_generator
+    from ppix2pix.weights import load_generator
     from ppix2pix.config import load_config
     from ppix2pix.data.image_io import from_model, to_uint8
     from ppix2pix.metrics import MetricAverager, SegmentationScores, facades_palette
-    from ppix2pix.translate import NetworkRunner
+    from ppix2pix.translator import NetworkRunner
 
     cfg = load_config(overrides=[f"model.generator.num_downs={NUM_DOWNS}",
                                  f"model.direction={TASKS[task]['direction']}"])
@@ -238,16 +240,17 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--iters", type=int, default=1500)
     parser.add_argument("--sides", nargs="+", choices=SIDES, default=list(SIDES))
-    parser.add_argument("--torch-python", default=os.environ.get("TORCH_PYTHON"),
-                        help="python of an environment with torch and Pillow (default: $TORCH_PYTHON)")
+    parser.add_argument("--torch-python", help=bench.TORCH_PYTHON_HELP)
     parser.add_argument("--out", default=os.path.join(ROOT, "output", "parity"), help="run cache folder")
     parser.add_argument("--label", help="keep this ppix2pix version's runs apart (folder ppix2pix-LABEL)")
     parser.add_argument("--evaluate-only", action="store_true", help="score the finished runs, train nothing")
     parser.add_argument("--jobs", type=int, default=2, help="training runs at once")
     parser.add_argument("--threads", type=int, default=1, help="threads per training run")
     args = parser.parse_args(argv)
-    if "reference" in args.sides and not args.torch_python and not args.evaluate_only:
-        parser.error("the reference side needs --torch-python (or $TORCH_PYTHON): a python with torch and Pillow")
+    if "reference" in args.sides and not args.evaluate_only:
+        args.torch_python = bench.find_torch_python(args.torch_python)
+        if args.torch_python is None:
+            parser.error(f"the reference side needs torch: {bench.NO_TORCH_PYTHON}")
     runs = [(side, seed) for seed in args.seeds for side in args.sides]
     if args.evaluate_only:
         weights = {run: path for run in runs

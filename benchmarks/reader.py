@@ -19,7 +19,9 @@ sys.path.insert(0, ROOT)
 
 import ppix2pix  # noqa: E402,F401  (tunes the CPU runtime before Paddle loads)
 from ppix2pix.config import resolve_config  # noqa: E402
-from ppix2pix.data import build_dataloader, data_reader  # noqa: E402
+from ppix2pix import data_reader  # noqa: E402
+from ppix2pix.data import build_dataloader  # noqa: E402
+from ppix2pix.networks import generator_size_multiple  # noqa: E402
 
 DEFAULT_FOLDER = os.path.join(ROOT, "..", "shared", "data", "facades", "train")
 JITTER = {"preprocess": "resize_and_crop", "load_size": 286, "crop_size": 256, "no_flip": False, "batch_size": 1}
@@ -49,7 +51,7 @@ def timed(batches, pairs):
 def loader_batches(folder, num_workers):
     cfg = resolve_config({"dataset": {"train": {"dataroot": folder, "num_workers": num_workers, **JITTER}}},
                          "benchmark")
-    loader = build_dataloader(cfg, "train")
+    loader = build_dataloader(cfg, "train", size_multiple=generator_size_multiple(cfg["model"]["generator"]))
     loader.set_epoch(0)
     return loader
 

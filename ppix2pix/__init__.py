@@ -41,6 +41,6 @@ __version__ = "0.1.0"
 def __getattr__(name):
     """``from ppix2pix import data_reader``, loaded on first use so that importing ppix2pix stays light."""
     if name == "data_reader":
-        from .data.reader import data_reader
+        from .legacy_reader import data_reader
         return data_reader
     raise AttributeError(f"module 'ppix2pix' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""Checkpoint files: atomic writes, loading with clear errors, strict weight loading.
+"""Checkpoint files: atomic writes, reading ppix2pix's own formats with clear errors, strict weight loading.
 
 A ppix2pix checkpoint is one ``paddle.save`` dict with PaddleGAN's keys (``netG``, ``netD``, ``optimG``,
 ``optimD``, ``epoch``) plus ``config`` (the resolved config, so the file rebuilds its own networks), ``iteration``,
@@ -7,7 +7,11 @@ A ppix2pix checkpoint is one ``paddle.save`` dict with PaddleGAN's keys (``netG`
 
 No file a user names is ever unpickled by ``paddle.load``: Paddle pickles go through the restricted reader of
 :mod:`.paddle_pickle`, PyTorch files through :mod:`.interop.torch_file`, and every reader raises
-:class:`CheckpointError` (defined in :mod:`.safe_loading`) for anything else.
+:class:`~ppix2pix.errors.CheckpointError` for anything else.
+
+This module knows file formats and state dicts only, not configs or networks: it imports no other ppix2pix layer
+than the readers below it. Loading any checkpoint (foreign files included) with its config, and rebuilding its
+generator, is :mod:`ppix2pix.weights`.
 """
 import io
 import json
@@ -19,8 +23,9 @@ import safetensors
 import safetensors.numpy
 
 from .durable import sync_folder
+from .errors import CheckpointError
 from .paddle_pickle import read_paddle_pickle
-from .safe_loading import PLAIN_LEAVES, CheckpointError, check_structure, damaged
+from .safe_loading import PLAIN_LEAVES, check_structure, damaged
 
 FORMAT = "ppix2pix/1"
 SAFETENSORS_HEADER_LIMIT = 100_000_000  # the safetensors format's own bound on its JSON header
@@ -51,26 +56,6 @@ def write_atomically(data, path):
             os.remove(temporary)
 
 
-def load_checkpoint(path, cfg=None):
-    """Read a checkpoint dict written by :func:`save_checkpoint` or :func:`save_safetensors`.
-
-    Foreign pix2pix weights are converted on the fly (see :mod:`ppix2pix.interop`): a PyTorch ``.pth`` (zip or
-    legacy format) and a PaddleGAN file (a Paddle dict without ppix2pix's ``format``/``config`` keys). Their networks
-    are described by ``cfg`` (a resolved config) when given, else inferred from the weights.
-    """
-    if not os.path.isfile(path):
-        raise CheckpointError(f"checkpoint {path!r} does not exist")
-    from .interop import foreign  # the interop package imports this module
-    if is_safetensors_file(path):
-        return read_safetensors(path)
-    if foreign.is_torch_file(path):
-        return foreign.foreign_checkpoint(path, "pytorch", cfg)
-    state = read_paddle_file(path)
-    if "format" not in state and "config" not in state:
-        return foreign.foreign_checkpoint(path, "paddlegan", cfg, state=state)
-    return _check_sections(state, path)
-
-
 def read_paddle_file(path):
     """The dict stored in a ``paddle.save`` (or pickled) file, with errors that name the file."""
     state = read_paddle_pickle(path)
@@ -79,7 +64,7 @@ def read_paddle_file(path):
     return state
 
 
-def _check_sections(state, path):
+def check_sections(state, path):
     """A ppix2pix checkpoint whose networks, optimizer states, config and RNG states are dicts."""
     wrong = [key for key in OWN_SECTIONS if key in state and not isinstance(state[key], dict)]
     if wrong:
@@ -112,17 +97,13 @@ def read_safetensors(path):
     except Exception as error:  # the library's SafetensorError, bad JSON, a dtype numpy lacks...
         raise CheckpointError(f"{path}: damaged safetensors file ({damaged(error)})") from None
     check_structure(state, path, _array_or_plain)
-    return _check_sections(state, path)
+    return check_sections(state, path)
 
 
-def save_safetensors(state, path, source="checkpoint"):
-    """Write the generator of a checkpoint dict to ``path`` as safetensors, with its config as JSON metadata (after
-    checking that the weights fit it, so that the file always loads)."""
-    config = checkpoint_config(state, source)
-    if "netG" not in state:
-        raise CheckpointError(f"{source} has no generator weights (no 'netG' key)")
-    check_generator_weights(config, state["netG"], source)
-    tensors = {key: np.ascontiguousarray(np.asarray(value)) for key, value in state["netG"].items()}
+def write_safetensors(weights, config, path):
+    """Write generator ``weights`` ({name: array}) to ``path`` as safetensors, atomically, with the config (a dict)
+    and the format as JSON metadata: the file :func:`read_safetensors` reads back."""
+    tensors = {key: np.ascontiguousarray(np.asarray(value)) for key, value in weights.items()}
     metadata = {"format": FORMAT, "config": json.dumps(config)}
     write_atomically(safetensors.numpy.save(tensors, metadata=metadata), path)
 
@@ -160,52 +141,3 @@ def load_net_weights(net, weights, name="net", strict=True):
     check_net_weights(own, weights, name, strict)
     net.set_state_dict({key: weights[key] for key in own if key in weights})
     return net
-
-
-def checkpoint_config(state, path):
-    """The resolved config stored in a checkpoint (validated against this version's schema; a config that does not
-    validate is a :class:`CheckpointError` of the file)."""
-    from .config import ConfigError, resolve_config  # config imports the models; keep this module light for tools
-    if "config" not in state:
-        raise CheckpointError(f"{path} holds weights only, without the config that describes its networks; "
-                              f"pass the training config (--config FILE) so ppix2pix can rebuild them")
-    try:
-        return resolve_config(state["config"], f"config stored in {path}")
-    except ConfigError as error:
-        raise CheckpointError(str(error)) from None
-
-
-def load_generator(path, cfg=None):
-    """Rebuild the generator of a checkpoint with its weights: returns (netG, cfg).
-
-    The networks are described by the config stored in the file; ``cfg`` (a resolved config) is needed only for
-    weights-only files without one and, for foreign files (PyTorch, PaddleGAN), replaces the inferred architecture.
-    """
-    state = load_checkpoint(path, cfg)
-    cfg = checkpoint_config(state, path) if cfg is None or "config" in state else cfg
-    if "netG" not in state:
-        raise CheckpointError(f"{path} has no generator weights (no 'netG' key; keys: {', '.join(sorted(state))})")
-    check_generator_weights(cfg, state["netG"], path)
-    net = _generator(cfg["model"]["generator"], path)
-    load_net_weights(net, state["netG"], "netG")
-    return net, cfg
-
-
-def check_generator_weights(cfg, weights, path):
-    """Raise unless ``weights`` fit the generator of ``cfg``, comparing shapes only: a config from a file allocates
-    nothing (ngf=2^20 would ask for terabytes) before its weights are known to fit."""
-    with paddle.LazyGuard():
-        own = _generator(cfg["model"]["generator"], path).state_dict()
-    try:
-        check_net_weights(own, weights, "netG")
-    except CheckpointError as error:
-        raise CheckpointError(f"{path}: {error}") from None
-
-
-def _generator(section, path):
-    """The generator a config section describes; settings no generator takes name the file."""
-    from . import build  # the networks import paddle's layers; keep this module light for tools
-    try:
-        return build.generator(section)
-    except ValueError as error:
-        raise CheckpointError(f"{path}: cannot build its generator ({error})") from None

@@ -13,7 +13,7 @@ import yaml
 from .data.paddlegan_pipeline import options_from_pipeline
 from .data.resample import FILTERS
 from .direction import normalize_direction
-from .errors import ConfigError
+from .errors import CheckpointError, ConfigError
 from .losses import GAN_MODES
 from .networks import DISCRIMINATORS, GENERATORS, TEST_MODES, resolve_section
 
@@ -297,6 +297,18 @@ def resolve_config(raw, source="config"):
     except ConfigError as error:
         raise ConfigError(f"{source}: {error}") from None
     return cfg
+
+
+def checkpoint_config(state, path):
+    """The resolved config stored in a checkpoint dict (validated against this version's schema; a config that does
+    not validate is a :class:`CheckpointError` of the file)."""
+    if "config" not in state:
+        raise CheckpointError(f"{path} holds weights only, without the config that describes its networks; "
+                              f"pass the training config (--config FILE) so ppix2pix can rebuild them")
+    try:
+        return resolve_config(state["config"], f"config stored in {path}")
+    except ConfigError as error:
+        raise CheckpointError(str(error)) from None
 
 
 def load_config(path=None, overrides=()):

@@ -3,11 +3,9 @@ import os
 
 import paddle
 
+from .errors import DeviceError
+
 DEVICES = ("auto", "cpu", "gpu")
-
-
-class DeviceError(ValueError):
-    """The requested device is not available; the message says what to install or choose instead."""
 
 
 def gpu_available():

@@ -18,18 +18,21 @@ import numpy as np
 import paddle
 
 from . import distributed
-from .checkpoint import CheckpointError, checkpoint_config, load_checkpoint, save_checkpoint
-from .config import check_data_paths, save_config
+from .checkpoint import save_checkpoint
+from .config import check_data_paths, checkpoint_config, save_config
 from .data import build_dataloader
 from .data.color import lab_to_rgb
 from .data.image_io import from_model, to_uint8, write_image
 from .device import select_device
 from .durable import copy_synced, sync_folder
+from .errors import CheckpointError, TrainingError
 from .metrics import HIGHER_IS_BETTER, MetricAverager
+from .networks import generator_size_multiple
 from .accel import fast_layers_summary
 from .pix2pix import LOSS_NAMES, Pix2PixModel
 from .runtime import runtime_summary
 from .training_log import EpochProgress, SpeedMeter, VisualDLWriter, image_triplet, setup_logging
+from .weights import load_checkpoint
 
 logger = logging.getLogger("ppix2pix")
 
@@ -37,10 +40,6 @@ CHECKPOINT_DIR = "checkpoints"
 LATEST = "latest.pdparams"
 BEST_WEIGHTS = "best_netG.pdparams"
 FINAL_WEIGHTS = "netG.pdparams"
-
-
-class TrainingError(RuntimeError):
-    """Training cannot go on (diverged, or resumed with an incompatible checkpoint)."""
 
 
 def _rng_state():
@@ -99,7 +98,8 @@ class Trainer:
         if self.world_size > 1:
             cfg["seed"] = distributed.broadcast_object(cfg["seed"])
 
-        self.train_loader = build_dataloader(cfg, "train", self.rank, self.world_size)
+        self.train_loader = build_dataloader(cfg, "train", self.rank, self.world_size,
+                                             size_multiple=generator_size_multiple(cfg["model"]["generator"]))
         self.iters_per_epoch = len(self.train_loader)
         if self.iters_per_epoch == 0:
             raise TrainingError("the training set yields no batch: dataset.train.batch_size is larger than the "
@@ -169,7 +169,9 @@ class Trainer:
         if not self.validating:
             logger.info("validation is off (no dataset.test or validate.interval is 0)")
             return None
-        return build_dataloader(self.cfg, "test") if self.rank == 0 else None
+        if self.rank != 0:
+            return None
+        return build_dataloader(self.cfg, "test", size_multiple=generator_size_multiple(self.cfg["model"]["generator"]))
 
     def _setup_parallel_and_amp(self):
         model, cfg = self.model, self.cfg

@@ -24,7 +24,8 @@ import pickle
 import numpy as np
 from paddle.base.libpaddle import GeneratorState
 
-from .safe_loading import Budget, CheckpointError, Checked, RestrictedUnpickler, damaged, load_pickle, rebuild, short
+from .errors import CheckpointError
+from .safe_loading import Budget, Checked, RestrictedUnpickler, damaged, load_pickle, rebuild, short
 
 NUMERIC_KINDS = "biufc"  # bool, signed/unsigned integers, floats, complex: never objects or strings
 BIG_ARRAYS = "UnpackBigParamInfor@@"  # (sic) Paddle's key for arrays split in slices

@@ -11,12 +11,14 @@ neither run code nor exhaust memory nor crash the reader, only load or raise a o
   holding itself, only the leaves a reader expects. :func:`rebuild` then walks such a structure, once per object.
 * :class:`Budget` caps the bytes of tensor data one file may expand to: :func:`weights_limit`.
 
-:class:`CheckpointError` lives here, below every reader, and :mod:`ppix2pix.checkpoint` exports it.
+Every reader raises :class:`ppix2pix.errors.CheckpointError` (or a subclass).
 """
 import os
 import pickle
 import pickletools
 import reprlib
+
+from .errors import CheckpointError
 
 MAX_DEPTH = 32  # real checkpoints nest 5 levels (checkpoint -> config -> model -> generator -> value)
 LIMIT_VARIABLE = "PPIX2PIX_MAX_WEIGHTS_MB"
@@ -24,10 +26,6 @@ DEFAULT_LIMIT_MB = 2048  # a unet_256 training checkpoint (both networks, Adam s
 CONTAINERS = (dict, list, tuple, set, frozenset)
 PLAIN_LEAVES = (type(None), bool, int, float, str, bytes)
 MEMO_WRITES = ("PUT", "BINPUT", "LONG_BINPUT")
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used; the message names the file and what to do."""
 
 
 _SHORT = reprlib.Repr()

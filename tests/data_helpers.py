@@ -5,6 +5,7 @@ import numpy as np
 
 from ppix2pix.config import resolve_config
 from ppix2pix.data import build_dataset, write_image
+from ppix2pix.networks import generator_size_multiple
 
 
 def data_cfg(dataroot=None, generator=None, direction="AtoB", seed=0, **dataset):
@@ -16,8 +17,10 @@ def data_cfg(dataroot=None, generator=None, direction="AtoB", seed=0, **dataset)
 
 
 def make_dataset(train=True, **kwargs):
-    """build_dataset over :func:`data_cfg` (``train`` picks the augmenting split)."""
-    return build_dataset(data_cfg(**kwargs), "train" if train else "test")
+    """build_dataset over :func:`data_cfg` (``train`` picks the augmenting split), sized for its generator."""
+    cfg = data_cfg(**kwargs)
+    return build_dataset(cfg, "train" if train else "test",
+                         size_multiple=generator_size_multiple(cfg["model"]["generator"]))
 
 
 def noise(height, width, channels=3, seed=0, dtype=np.uint8):

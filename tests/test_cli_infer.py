@@ -15,7 +15,7 @@ from ppix2pix.cli.infer import main as infer_main
 from ppix2pix.config import load_config, save_config
 from ppix2pix.data.image_io import read_image
 from ppix2pix.pix2pix import Pix2PixModel
-from ppix2pix.translate import Translator
+from ppix2pix.translator import Translator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

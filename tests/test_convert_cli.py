@@ -9,9 +9,9 @@ import numpy as np
 import paddle
 import pytest
 
-from ppix2pix.checkpoint import load_checkpoint, load_generator
 from ppix2pix.cli.common import EXIT_USER_ERROR
 from ppix2pix.cli.convert import main
+from ppix2pix.weights import load_checkpoint, load_generator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "torch")

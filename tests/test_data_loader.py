@@ -50,7 +50,7 @@ def test_mid_epoch_start_skips_the_first_batches():
 
 def loader_batches(folder, num_workers, epoch=1, start_batch=0):
     cfg = data_cfg(folder, load_size=72, crop_size=64, batch_size=3, num_workers=num_workers, seed=2)
-    loader = build_dataloader(cfg, "train")
+    loader = build_dataloader(cfg, "train", size_multiple=64)
     loader.set_epoch(epoch, start_batch)
     return [(batch["A"].numpy(), batch["B"].numpy(), list(batch["A_path"])) for batch in loader]
 

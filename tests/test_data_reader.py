@@ -9,7 +9,8 @@ import pytest
 
 from data_helpers import ab_tree, as_model, noise
 from ppix2pix.config import ConfigError
-from ppix2pix.data import DataError, data_reader, read_image
+from ppix2pix.data import DataError, read_image
+from ppix2pix.legacy_reader import data_reader
 
 SMALL = {"load_size": 72, "crop_size": 64, "net_G": "resnet_6blocks"}  # ResNet: sizes multiple of 4
 

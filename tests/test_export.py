@@ -7,10 +7,12 @@ import pytest
 import yaml
 
 from ppix2pix.config import load_config
-from ppix2pix.export import (INFO_FILE, ExportError, PredictorRunner, export_generator, export_onnx,
-                             predictor_config, read_export_info, static_network)
-from ppix2pix.networks import build_generator, inference_mode
-from ppix2pix.translate import Translator
+from ppix2pix.errors import ExportError
+from ppix2pix.exporter import (INFO_FILE, PredictorRunner, export_generator, export_onnx, predictor_config,
+                               read_export_info, static_network)
+from ppix2pix.build import generator as build_generator
+from ppix2pix.networks import inference_mode
+from ppix2pix.translator import Translator
 
 UNET = ["model.generator.num_downs=6", "model.generator.ngf=8"]  # one dropout block
 RESNET = ["model.generator.name=ResnetGenerator", "model.generator.ngf=4", "model.generator.n_blocks=2",

@@ -6,10 +6,13 @@ import numpy as np
 import paddle
 import pytest
 
-from ppix2pix.checkpoint import CheckpointError, load_checkpoint, load_generator, save_checkpoint
+from ppix2pix.checkpoint import save_checkpoint
 from ppix2pix.config import resolve_config
+from ppix2pix.errors import CheckpointError
 from ppix2pix.interop.paddlegan import paddlegan_networks, save_paddlegan
-from ppix2pix.networks import build_discriminator, build_generator
+from ppix2pix.build import discriminator as build_discriminator
+from ppix2pix.build import generator as build_generator
+from ppix2pix.weights import load_checkpoint, load_generator
 
 UNET = {"name": "UnetGenerator", "num_downs": 6, "ngf": 8, "norm_type": "batch", "use_dropout": False}
 RESNET = {"name": "ResnetGenerator", "n_blocks": 2, "ngf": 8, "norm_type": "instance", "use_dropout": False}

@@ -10,13 +10,15 @@ import numpy as np
 import paddle
 import pytest
 
-from ppix2pix.checkpoint import CheckpointError, checkpoint_config, load_checkpoint, load_generator
-from ppix2pix.config import default_config
+from ppix2pix.config import checkpoint_config, default_config
+from ppix2pix.errors import CheckpointError
 from ppix2pix.interop.architecture import infer_network
 from ppix2pix.interop.foreign import FRAMEWORK_DEFAULTS, foreign_checkpoint, read_networks
 from ppix2pix.interop.layouts import biases_absent_in, pytorch_names, to_ppix2pix
-from ppix2pix.networks import build_discriminator, build_generator
+from ppix2pix.build import discriminator as build_discriminator
+from ppix2pix.build import generator as build_generator
 from ppix2pix.checkpoint import load_net_weights
+from ppix2pix.weights import load_checkpoint, load_generator
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "torch")
 MANIFEST = json.load(open(os.path.join(FIXTURES, "manifest.json")))["networks"]

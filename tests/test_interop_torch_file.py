@@ -12,9 +12,9 @@ import pytest
 
 import crafted
 from crafted import Tensor, storage
-from ppix2pix.checkpoint import CheckpointError, load_checkpoint
+from ppix2pix.errors import CheckpointError, TorchFileError
 from ppix2pix.interop.torch_file import LEGACY_MAGIC, LEGACY_PROTOCOL, is_torch_file, read_torch_file
-from ppix2pix.interop.torch_pickle import TorchFileError
+from ppix2pix.weights import load_checkpoint
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "torch")
 

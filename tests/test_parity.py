@@ -201,7 +201,7 @@ def test_training_pairs_are_the_reference_pixels(tmp_path):
     Image.fromarray(ab).save(tmp_path / "pair.png")
     cfg = load_config(None, [f"dataset.train.dataroot={tmp_path}", "dataset.train.load_size=143",
                              "dataset.train.crop_size=128", "model.generator.num_downs=7"])
-    dataset = PairedDataset(cfg["dataset"]["train"], cfg["model"], train=True, seed=5)
+    dataset = PairedDataset(cfg["dataset"]["train"], cfg["model"], train=True, seed=5, size_multiple=128)
     for epoch in range(4):
         dataset.set_epoch(epoch)
         item = dataset[0]

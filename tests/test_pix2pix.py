@@ -3,10 +3,11 @@ import numpy as np
 import paddle
 import pytest
 
-from ppix2pix.checkpoint import load_checkpoint, save_checkpoint
+from ppix2pix.checkpoint import save_checkpoint
 from ppix2pix.config import load_config
 from ppix2pix.networks import learnable_parameters
 from ppix2pix.pix2pix import Pix2PixModel
+from ppix2pix.weights import load_checkpoint
 
 import synthetic
 

@@ -14,7 +14,7 @@ from data_helpers import ab_tree, noise, write_ab
 from ppix2pix import data_reader
 from ppix2pix.config import ConfigError
 from ppix2pix.data import DataError
-from ppix2pix.data import data_reader as data_reader_from_data
+from ppix2pix.legacy_reader import data_reader as data_reader_from_module
 
 
 class CFG:
@@ -43,7 +43,7 @@ def test_the_brief_snippet_runs_as_written(data_dir):
 
 
 def test_both_import_paths_give_the_reader():
-    assert data_reader is data_reader_from_data
+    assert data_reader is data_reader_from_module
 
 
 def test_batch_two_namespace_with_training_keys_and_dict(data_dir):

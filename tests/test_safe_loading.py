@@ -17,14 +17,15 @@ import pytest
 
 import crafted
 from conftest import ROOT, TINY_MODEL
-from ppix2pix.checkpoint import (CheckpointError, load_checkpoint, load_generator, read_safetensors, save_checkpoint,
-                                 save_safetensors)
+from ppix2pix.checkpoint import read_safetensors, save_checkpoint
 from ppix2pix.cli.convert import main as convert_main
 from ppix2pix.config import load_config
 from ppix2pix.engine import _rng_state
+from ppix2pix.errors import CheckpointError
 from ppix2pix.paddle_pickle import ALLOWED, PaddleUnpickler, read_paddle_pickle
 from ppix2pix.pix2pix import Pix2PixModel
 from ppix2pix.safe_loading import LIMIT_VARIABLE, load_pickle, weights_limit
+from ppix2pix.weights import load_checkpoint, load_generator, save_safetensors
 
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "paddle")
 NUMPY_CORE = np.zeros(0).__reduce__()[0].__module__.rsplit(".", 1)[0]  # numpy.core (1.x) or numpy._core (2.x)

@@ -8,7 +8,7 @@ import time
 import pytest
 
 import synthetic
-from ppix2pix.checkpoint import load_checkpoint
+from ppix2pix.weights import load_checkpoint
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN = os.path.join(ROOT, "tools", "train.py")

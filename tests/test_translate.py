@@ -5,8 +5,8 @@ import pytest
 
 from ppix2pix.config import load_config
 from ppix2pix.data.color import rgb_to_lab
-from ppix2pix.networks import build_generator
-from ppix2pix.translate import (Translator, group_by_size, pad_batch, padded_size, resize_batch, resized_size)
+from ppix2pix.build import generator as build_generator
+from ppix2pix.translator import (Translator, group_by_size, pad_batch, padded_size, resize_batch, resized_size)
 
 UNET = ["model.generator.num_downs=5", "model.generator.ngf=4"]  # multiple 32
 RESNET = ["model.generator.name=ResnetGenerator", "model.generator.ngf=4", "model.generator.n_blocks=1"]

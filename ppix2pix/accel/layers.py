@@ -160,7 +160,7 @@ class BatchNorm2D(PlainBatchNorm2D):
     memory through oneDNN (:func:`.onednn.batch_norm`, which applies the same rule)."""
 
     def forward(self, x):
-        if self._keeps_channels_last(x) and fast_form_may_run(x) and self.weight is not None and self.bias is not None:
+        if fast_form_may_run(x) and self._keeps_channels_last(x) and self.weight is not None and self.bias is not None:
             training = self.training and not self._use_global_stats
             out = onednn.batch_norm(x, self._mean, self._variance, self.weight, self.bias, training, self._momentum,
                                     self._epsilon)

@@ -4,19 +4,12 @@ import os
 import sys
 import time
 
-from ..checkpoint import CheckpointError, load_generator
-from ..config import ConfigError, load_config
-from ..data.dataset import DataError
-from ..data.image_io import IMAGE_EXTENSIONS, ImageError, is_image_file
-from ..device import DeviceError
-from ..engine import TrainingError
-from ..export import ExportError
+from ..config import load_config
+from ..data.image_io import IMAGE_EXTENSIONS, is_image_file
+from ..errors import (CheckpointError, CliError, ConfigError, DataError, DeviceError, ExportError, ImageError,
+                      TrainingError)
 from ..training_log import format_duration
-
-
-class CliError(Exception):
-    """A user error a CLI reports as one ``error: ...`` line."""
-
+from ..weights import load_generator
 
 USER_ERRORS = (CliError, ConfigError, CheckpointError, DataError, ImageError, ExportError, DeviceError, TrainingError,
                OSError)

@@ -18,13 +18,15 @@ pickle; every tool takes it wherever it takes a checkpoint.
 import argparse
 import sys
 
-from ..checkpoint import load_checkpoint, save_checkpoint, save_safetensors
-from ..config import ConfigError, load_config, parse_override
+from ..checkpoint import save_checkpoint
+from ..config import load_config, parse_override
+from ..errors import ConfigError
 from ..interop.foreign import assumptions, describe, foreign_checkpoint
 from ..interop.layouts import FRAMEWORKS
 from ..interop.paddlegan import save_paddlegan
 from ..networks import DISCRIMINATORS, GENERATORS
 from ..networks.norm import NORM_TYPES
+from ..weights import load_checkpoint, save_safetensors
 from .common import add_override_argument, flat_overrides, run_cli
 
 # flag -> (network role, section key)

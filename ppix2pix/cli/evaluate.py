@@ -28,10 +28,11 @@ from ..data.image_io import read_image, to_channels, to_model, to_uint8, to_unit
 from ..data.loader import build_dataset
 from ..device import select_device
 from ..direction import input_and_target, input_side
+from ..errors import CliError
 from ..metrics import MetricAverager, SegmentationScores, cityscapes_palette, load_palette
 from ..networks import TEST_MODES
-from ..translate import SIZE_MODES, Translator, group_by_size
-from .common import (CliError, Progress, add_override_argument, checkpoint_generator, find_images, flat_overrides,
+from ..translator import SIZE_MODES, Translator, group_by_size
+from .common import (Progress, add_override_argument, checkpoint_generator, find_images, flat_overrides,
                      run_cli)
 
 PROTOCOL = ("l1: mean |output - target| on the [-1, 1] scale; psnr: 8-bit, data range 255, identical images capped "
@@ -154,7 +155,7 @@ def score_checkpoint(args, scorer):
     net, cfg = checkpoint_generator(args.checkpoint, args.config)
     cfg = test_split_config(cfg, args)
     translator = Translator.from_network(net, cfg, args.size_mode, args.test_mode, args.seed)
-    dataset = build_dataset(cfg, "test")
+    dataset = build_dataset(cfg, "test", size_multiple=translator.multiple)
     direction, section = cfg["model"]["direction"], cfg["dataset"]["test"]
     side = input_side(direction)
     where = section["dataroot"] or f"{section['dataroot_a']} + {section['dataroot_b']}"

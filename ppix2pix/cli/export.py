@@ -3,7 +3,7 @@
 The model takes N x C x H x W float32 in [-1, 1] with any N and any H, W that are multiples of the generator's size
 multiple (recorded in ppix2pix_export.yaml; tools/infer.py --predictor pads or resizes for it). After writing, the
 exported model is checked against the eager network (eval mode: max abs difference must stay below 1e-4).
-See :mod:`ppix2pix.export` for how the paper test-time mode is exported.
+See :mod:`ppix2pix.exporter` for how the paper test-time mode is exported.
 """
 import argparse
 import os
@@ -11,9 +11,10 @@ import os
 import numpy as np
 
 from ..device import select_device
-from ..export import INFO_FILE, PredictorRunner, export_generator, export_onnx
+from ..errors import CliError
+from ..exporter import INFO_FILE, PredictorRunner, export_generator, export_onnx
 from ..networks import TEST_MODES, generator_size_multiple, inference_mode
-from .common import CliError, checkpoint_generator, run_cli
+from .common import checkpoint_generator, run_cli
 
 TOLERANCE = 1e-4
 

@@ -13,9 +13,10 @@ from ..data.dataset import split_ab
 from ..data.image_io import read_image, to_channels, to_unit_float, write_image
 from ..device import select_device
 from ..direction import input_and_target, input_side
+from ..errors import CliError
 from ..networks import TEST_MODES
-from ..translate import SIZE_MODES, Translator, group_by_size
-from .common import CliError, Progress, checkpoint_generator, find_images, run_cli
+from ..translator import SIZE_MODES, Translator, group_by_size
+from .common import Progress, checkpoint_generator, find_images, run_cli
 from .html_index import INDEX_FILE, display_image, thumbnail_path, write_index, write_thumbnail
 
 SIXTEEN_BIT_EXTENSIONS = (".png", ".tif", ".tiff")

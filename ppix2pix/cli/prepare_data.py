@@ -16,7 +16,8 @@ from ..data.image_io import read_image, write_image
 from ..data.prepare import (as_rgb8, check_extension, combine_images, edge_map, gray_version, output_name,
                             parse_ratios, place_file, resize_and_center_crop, side_by_side, split_files,
                             staged_folder)
-from .common import CliError, Progress, find_images, run_cli
+from ..errors import CliError
+from .common import Progress, find_images, run_cli
 
 DEMO_CONFIG = "configs/demo.yaml"
 DEMO_OUT = os.path.join("data", "demo")
@@ -179,10 +180,16 @@ def _add_output(parser, ext=True):
 
 
 def build_parser():
+    """The argument parser: one subcommand per job."""
     parser = argparse.ArgumentParser(prog="prepare_data.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add_command in (_add_combine, _add_photo_commands, _add_split, _add_demo, _add_check):
+        add_command(commands)
+    return parser
 
+
+def _add_combine(commands):
     sub = commands.add_parser("combine", help="A folder + B folder (matched by file name) -> AB images",
                               description="Combine A and B images of the same name into AB images (A left, B "
                                           "right). Train A -> B with model.direction AtoB.")
@@ -193,6 +200,8 @@ def build_parser():
     _add_output(sub)
     sub.set_defaults(run=combine)
 
+
+def _add_photo_commands(commands):
     for name, run, text in (("edges", edges, "photos -> edges | photo AB pairs (train with direction AtoB)"),
                             ("gray", gray, "photos -> gray | colour AB pairs (train with direction AtoB; BtoA with "
                                            "--photo-side left)")):
@@ -207,6 +216,8 @@ def build_parser():
         _add_output(sub)
         sub.set_defaults(run=run)
 
+
+def _add_split(commands):
     sub = commands.add_parser("split", help="a folder of AB images -> OUT/train, OUT/val, OUT/test",
                               description="Split a folder of AB images at random (seeded) into train/val/test "
                                           "subfolders; every file lands in exactly one split.")
@@ -218,6 +229,8 @@ def build_parser():
     _add_output(sub, ext=False)
     sub.set_defaults(run=split)
 
+
+def _add_demo(commands):
     sub = commands.add_parser("demo", help="a small demo set from the photos bundled with scikit-image",
                               description=demo.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
                               epilog=f"training photos: {', '.join(demo.TRAIN_PHOTOS)}\n"
@@ -232,6 +245,8 @@ def build_parser():
     sub.add_argument("--overwrite", action="store_true", help="rebuild even if the folder holds a set")
     sub.set_defaults(run=build_demo)
 
+
+def _add_check(commands):
     sub = commands.add_parser("check", help="list every problem file of a dataset (exit code 1 when any)",
                               description="Scan an AB folder, or A and B folders, and list every unreadable, "
                                           "truncated, odd-width, mismatched, unmatched or too small image. Exit "
@@ -240,7 +255,6 @@ def build_parser():
     sub.add_argument("b_dir", metavar="B_DIR", nargs="?", help="B folder (pairs matched by file name)")
     sub.add_argument("--crop-size", type=_positive, help="also report images whose sides are below this size")
     sub.set_defaults(run=check)
-    return parser
 
 
 def main(argv=None):

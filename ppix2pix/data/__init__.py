@@ -1,8 +1,8 @@
 """Paired data: datasets, paired transforms, loaders, image I/O and colour conversions."""
-from .dataset import DataError, PairedDataset, list_images, match_pairs
-from .image_io import ImageError, read_image, write_image
+from ..errors import DataError, ImageError
+from .dataset import PairedDataset, list_images, match_pairs
+from .image_io import read_image, write_image
 from .loader import EpochBatchSampler, PairedLoader, build_dataloader, build_dataset
-from .reader import data_reader
 
 __all__ = ["PairedDataset", "DataError", "ImageError", "list_images", "match_pairs", "read_image", "write_image",
-           "EpochBatchSampler", "PairedLoader", "build_dataloader", "build_dataset", "data_reader"]
+           "EpochBatchSampler", "PairedLoader", "build_dataloader", "build_dataset"]

@@ -2,8 +2,9 @@
 import os
 from collections import Counter
 
+from ..errors import ImageError
 from .dataset import group_by_stem, image_files
-from .image_io import ImageError, end_marker_missing, read_image
+from .image_io import end_marker_missing, read_image
 
 
 def _size_problem(width, height, crop_size):

@@ -6,6 +6,8 @@ of :func:`rgb_to_lab` (up to scikit-image's gamut clipping), so saved results ar
 import numpy as np
 from skimage import color
 
+from .image_io import from_model
+
 
 def rgb_to_lab(image01):
     """H x W x 3 RGB in [0, 1] -> (L: 1 x H x W, ab: 2 x H x W) float32 in the model's range."""
@@ -20,3 +22,12 @@ def lab_to_rgb(lightness, ab):
     lab = np.concatenate([(np.asarray(lightness, np.float32) + 1.0) * 50.0,
                           np.asarray(ab, np.float32) * 110.0], axis=0).transpose(1, 2, 0)
     return np.clip(color.lab2rgb(lab.astype(np.float64)), 0.0, 1.0).astype(np.float32)
+
+
+def side_to_image(side, lightness=None):
+    """A network side (C x H x W in the model's range: an output, an input or a target) as an H x W x C float32
+    image in [0, 1]. ``lightness``: the L input (1 x H x W) of a Lab colorization model, None for RGB models; a
+    2-channel side is then ab, joined to it and converted to RGB. Every other side is scaled from [-1, 1]."""
+    if lightness is not None and side.shape[0] == 2:
+        return lab_to_rgb(lightness[:1], side)
+    return from_model(side)

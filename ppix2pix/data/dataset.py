@@ -23,17 +23,13 @@ import numpy as np
 import paddle
 
 from ..direction import input_side, normalize_direction
-from ..networks import generator_size_multiple
+from ..errors import DataError, ImageError
 from .color import rgb_to_lab
-from .image_io import ImageError, is_image_file, read_image, to_channels, to_model, to_unit_float
+from .image_io import is_image_file, read_image, to_channels, to_model, to_unit_float
 from .transforms import PairedTransform
 
 
 logger = logging.getLogger(__name__)
-
-
-class DataError(ValueError):
-    """A dataset problem (missing or empty folder, unmatched or mismatched pairs); the message names the files."""
 
 
 def image_files(folder, key="dataroot"):
@@ -127,10 +123,11 @@ def split_ab(image, path):
 class PairedDataset(paddle.io.Dataset):
     """Aligned pairs for pix2pix; ``train`` enables the random crop/flip of the preprocess mode.
 
-    Sizes are kept to multiples of what the configured generator takes, or of ``size_multiple`` when given (1: any).
+    Sizes are kept to multiples of ``size_multiple``: what the generator takes (the caller asks the networks, e.g.
+    ``generator_size_multiple(cfg['model']['generator'])``), or 1 for any size.
     """
 
-    def __init__(self, section, model_cfg, train, seed=0, size_multiple=None):
+    def __init__(self, section, model_cfg, train, seed=0, *, size_multiple):
         super().__init__()
         self.section, self.train, self.seed, self.epoch = section, train, int(seed or 0), 0
         generator = model_cfg["generator"]
@@ -142,8 +139,7 @@ class PairedDataset(paddle.io.Dataset):
         self.channels = {side_in: generator["input_nc"],
                          "B" if side_in == "A" else "A": generator["output_nc"]}
         try:
-            multiple = generator_size_multiple(generator) if size_multiple is None else size_multiple
-            self.transform = PairedTransform(section, multiple, train)
+            self.transform = PairedTransform(section, size_multiple, train)
         except ValueError as error:
             raise DataError(str(error)) from None
         self.pairs = self._find_pairs()

@@ -13,7 +13,8 @@ import os
 import cv2
 import numpy as np
 
-from .dataset import DataError, list_images
+from ..errors import DataError
+from .dataset import list_images
 from .image_io import read_image
 from .prepare import as_rgb8, edge_map, gray_version, side_by_side
 

@@ -8,15 +8,13 @@ import os
 import cv2
 import numpy as np
 
+from ..errors import ImageError
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 JPEG_SIGNATURE, PNG_SIGNATURE = b"\xff\xd8", b"\x89PNG\r\n\x1a\n"
 # (file signature, end marker) of the formats whose end can be checked; the marker is looked for near the end.
 END_MARKERS = ((JPEG_SIGNATURE, b"\xff\xd9"), (PNG_SIGNATURE, b"IEND"))
 END_MARKER_WINDOW = 1024
-
-
-class ImageError(ValueError):
-    """An image file that cannot be used; the message names the file."""
 
 
 def is_image_file(path):

@@ -109,17 +109,17 @@ def _shut_down(batches):
         shutdown(WORKER_JOIN_S)
 
 
-def build_dataset(cfg, split, size_multiple=None):
-    """The PairedDataset of ``cfg['dataset'][split]`` ('train' gets random augmentation); ``size_multiple``
-    replaces the generator's (see :class:`PairedDataset`)."""
+def build_dataset(cfg, split, *, size_multiple):
+    """The PairedDataset of ``cfg['dataset'][split]`` ('train' gets random augmentation), its sizes kept to
+    multiples of ``size_multiple`` (see :class:`PairedDataset`)."""
     return PairedDataset(cfg["dataset"][split], cfg["model"], train=split == "train", seed=cfg["seed"],
                          size_multiple=size_multiple)
 
 
-def build_dataloader(cfg, split, rank=0, world_size=1, size_multiple=None):
+def build_dataloader(cfg, split, rank=0, world_size=1, *, size_multiple):
     """A :class:`PairedLoader` for a split; batches are dicts {A, B (N x C x H x W tensors), A_path, B_path}."""
     section = cfg["dataset"][split]
-    dataset = build_dataset(cfg, split, size_multiple)
+    dataset = build_dataset(cfg, split, size_multiple=size_multiple)
     shuffle = section["shuffle"] if section["shuffle"] is not None else split == "train"
     sampler = EpochBatchSampler(len(dataset), section["batch_size"], shuffle, cfg["seed"], rank, world_size)
     return PairedLoader(dataset, sampler, section["num_workers"])

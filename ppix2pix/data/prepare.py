@@ -11,8 +11,8 @@ import tempfile
 import cv2
 import numpy as np
 
-from .dataset import DataError
-from .image_io import IMAGE_EXTENSIONS, ImageError, to_channels, to_uint8, to_unit_float
+from ..errors import DataError, ImageError
+from .image_io import IMAGE_EXTENSIONS, to_channels, to_uint8, to_unit_float
 
 SPLIT_NAMES = ("train", "val", "test")
 

@@ -12,6 +12,12 @@ import numpy as np
 from .resample import check_filter, resize
 
 
+def round_to_multiple(size, multiple, minimum=1):
+    """The multiple of ``multiple`` nearest to ``size``, and at least the smallest multiple >= ``minimum``: the size a
+    side is resized to so that the generator takes it (training rounds crops, the translator whole images)."""
+    return max(-(-minimum // multiple) * multiple, int(round(size / multiple)) * multiple)
+
+
 class PairedTransform:
     """Geometry for one pair, drawn once: resize target, crop box and flip, applied with :meth:`apply`."""
 
@@ -25,13 +31,10 @@ class PairedTransform:
         self.train = train
         if "crop" in self.mode and self.crop_size % size_multiple:
             raise ValueError(f"crop_size {self.crop_size} is not a multiple of {size_multiple}, which the generator "
-                             f"needs; use a crop_size like {self._round(self.crop_size)}")
+                             f"needs; use a crop_size like {round_to_multiple(self.crop_size, size_multiple)}")
         if self.mode in ("resize_and_crop", "scale_width_and_crop") and self.load_size < self.crop_size:
             raise ValueError(f"load_size {self.load_size} is smaller than crop_size {self.crop_size}, so the "
                              f"{self.mode} crop cannot fit; set load_size >= crop_size")
-
-    def _round(self, size):
-        return max(self.multiple, int(round(size / self.multiple)) * self.multiple)
 
     def _resized_shape(self, height, width):
         """(height, width) after the resize step, before cropping."""
@@ -68,7 +71,7 @@ class PairedTransform:
         if geometry["crop"] is not None:
             top, left, size = geometry["crop"]
             image = image[top:top + size, left:left + size]
-        out_h, out_w = self._round(image.shape[0]), self._round(image.shape[1])
+        out_h, out_w = (round_to_multiple(side, self.multiple) for side in image.shape[:2])
         if (out_h, out_w) != image.shape[:2]:
             image = _resize(image, out_h, out_w, self.interpolation)
         if geometry["flip"]:

@@ -4,7 +4,8 @@
   a restricted unpickler.
 * :mod:`.layouts`: key names and layouts of PyTorch and PaddleGAN state dicts versus ppix2pix's networks.
 * :mod:`.architecture`: the network (U-Net, ResNet, PatchGAN, PixelGAN and their settings) inferred from weights.
-* :mod:`.foreign`: a foreign file as a ppix2pix checkpoint dict (used by ``load_checkpoint`` / ``load_generator``).
+* :mod:`.foreign`: a foreign file as a ppix2pix checkpoint dict (used by :mod:`ppix2pix.weights`'s
+  ``load_checkpoint`` / ``load_generator``).
 * :mod:`.paddlegan`: write a ppix2pix checkpoint's networks as PaddleGAN weights.
 """
 from .foreign import foreign_checkpoint

@@ -16,12 +16,7 @@ What the weights cannot tell is filled from framework defaults and reported as a
 import collections
 import re
 
-from ..checkpoint import CheckpointError
-
-
-class ArchitectureError(CheckpointError):
-    """Weights that match none of the pix2pix networks."""
-
+from ..errors import ArchitectureError
 
 Inferred = collections.namedtuple("Inferred", "section assumed")
 Inferred.__doc__ = """A config section inferred from weights; ``assumed`` maps the keys not determined to why."""

@@ -9,11 +9,12 @@ import copy
 import logging
 import os
 
-from ..checkpoint import CheckpointError, read_paddle_file
-from ..config import ConfigError, default_config, resolve_config
+from ..checkpoint import read_paddle_file
+from ..config import default_config, resolve_config
+from ..errors import ArchitectureError, CheckpointError, ConfigError
 from ..networks import DISCRIMINATORS, GENERATORS, network_defaults
 from ..safe_loading import damaged
-from .architecture import ArchitectureError, infer_network, network_role
+from .architecture import infer_network, network_role
 from .layouts import FRAMEWORKS, RENAMES, SECTIONS, to_ppix2pix
 from .torch_file import is_torch_file, read_torch_file
 

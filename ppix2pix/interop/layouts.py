@@ -14,7 +14,8 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 
-from ..checkpoint import CheckpointError, check_net_weights
+from ..checkpoint import check_net_weights
+from ..errors import CheckpointError
 from ..networks import build_discriminator, build_generator
 from ..networks.norm import Identity
 

@@ -6,7 +6,9 @@ exactly; the discriminator is left out, with a note, when PaddleGAN's version of
 """
 import pickle
 
-from ..checkpoint import CheckpointError, checkpoint_config, write_atomically
+from ..checkpoint import write_atomically
+from ..config import checkpoint_config
+from ..errors import CheckpointError
 from .layouts import SECTIONS, to_paddlegan
 
 

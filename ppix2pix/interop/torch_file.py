@@ -20,8 +20,9 @@ import zipfile
 
 import numpy as np
 
-from ..safe_loading import Budget, CheckpointError, damaged, short
-from .torch_pickle import TorchFileError, materialize, storage_ref_from_id, unpickle
+from ..errors import CheckpointError, TorchFileError
+from ..safe_loading import Budget, damaged, short
+from .torch_pickle import materialize, storage_ref_from_id, unpickle
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL = 1001

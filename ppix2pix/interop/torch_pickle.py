@@ -15,11 +15,8 @@ import pickle
 
 import numpy as np
 
-from ..safe_loading import CheckpointError, Checked, RestrictedUnpickler as SafeUnpickler, load_pickle, rebuild, short
-
-
-class TorchFileError(CheckpointError):
-    """A PyTorch file that cannot be read safely or is damaged; the message names the file and the problem."""
+from ..errors import TorchFileError
+from ..safe_loading import Checked, RestrictedUnpickler as SafeUnpickler, load_pickle, rebuild, short
 
 
 BFLOAT16 = "bfloat16"  # numpy has no bfloat16: such storages are widened to float32 when read

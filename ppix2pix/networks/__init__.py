@@ -4,7 +4,7 @@ Nothing here knows about the CPU accelerator (:mod:`ppix2pix.accel`), which the 
 """
 from .discriminators import NLayerDiscriminator, PixelDiscriminator, receptive_field
 from .generators import ResnetGenerator, UnetGenerator
-from .inference_mode import TEST_MODES, inference_mode
+from .inference_mode import TEST_MODES, check_test_mode, inference_mode
 from .registry import (DISCRIMINATORS, GENERATORS, INIT_DEFAULTS, build_discriminator, build_generator,
                        generator_size_multiple, network_defaults, resolve_section)
 from .weight_init import init_weights
@@ -27,7 +27,7 @@ def count_parameters(net):
 
 __all__ = [
     "UnetGenerator", "ResnetGenerator", "NLayerDiscriminator", "PixelDiscriminator", "init_weights",
-    "inference_mode", "TEST_MODES", "receptive_field", "build_generator", "build_discriminator",
+    "inference_mode", "check_test_mode", "TEST_MODES", "receptive_field", "build_generator", "build_discriminator",
     "generator_size_multiple", "learnable_parameters", "count_parameters", "network_defaults", "resolve_section",
     "GENERATORS", "DISCRIMINATORS", "INIT_DEFAULTS",
 ]

@@ -6,6 +6,13 @@ import paddle.nn as nn
 TEST_MODES = ("paper", "eval")
 
 
+def check_test_mode(mode, error=ValueError):
+    """Return ``mode`` when it is a test-time mode, else raise ``error`` (a ValueError subclass) naming the modes."""
+    if mode not in TEST_MODES:
+        raise error(f"test-time mode must be one of {', '.join(TEST_MODES)}, got {mode!r}")
+    return mode
+
+
 @contextlib.contextmanager
 def inference_mode(net, mode):
     """Run ``net`` in the given test-time mode inside the ``with`` block, then restore its previous state.
@@ -14,8 +21,7 @@ def inference_mode(net, mode):
       batch's own statistics; the stored running statistics are left untouched.
     * ``eval``: dropout off, BatchNorm uses the running statistics gathered in training (deterministic).
     """
-    if mode not in TEST_MODES:
-        raise ValueError(f"test-time mode must be one of {', '.join(TEST_MODES)}, got {mode!r}")
+    check_test_mode(mode)
     layers = net.sublayers(include_self=True)
     previous_training = [layer.training for layer in layers]
     batch_norms = [layer for layer in layers if isinstance(layer, nn.layer.norm._BatchNormBase)]

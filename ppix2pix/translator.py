@@ -20,10 +20,11 @@ the same output wherever it sits in a run) and, for batches of several images, o
 import numpy as np
 import paddle
 
-from .data.color import lab_to_rgb, rgb_to_lab
-from .data.image_io import from_model, to_channels, to_model, to_unit_float
+from .data.color import rgb_to_lab, side_to_image
+from .data.image_io import to_channels, to_model, to_unit_float
 from .data.resample import resize
-from .networks import TEST_MODES, generator_size_multiple, inference_mode
+from .data.transforms import round_to_multiple
+from .networks import check_test_mode, generator_size_multiple, inference_mode
 
 SIZE_MODES = ("pad", "resize")
 
@@ -49,7 +50,7 @@ def padded_size(size, multiple):
 
 def resized_size(size, multiple):
     """The multiple of ``multiple`` nearest to ``size`` (and at least ``MIN_SIDE``)."""
-    return max(_round_up(MIN_SIDE, multiple), int(round(size / multiple)) * multiple)
+    return round_to_multiple(size, multiple, MIN_SIDE)
 
 
 def pad_batch(batch, multiple):
@@ -79,9 +80,7 @@ class NetworkRunner:
     """Runs a generator in a test-time mode on aligned N x C x H x W float32 batches (numpy in, numpy out)."""
 
     def __init__(self, net, test_mode, seed=None):
-        if test_mode not in TEST_MODES:
-            raise ValueError(f"test-time mode must be one of {', '.join(TEST_MODES)}, got {test_mode!r}")
-        self.net, self.test_mode, self.seed = net, test_mode, seed
+        self.net, self.test_mode, self.seed = net, check_test_mode(test_mode), seed
 
     @paddle.no_grad()
     def __call__(self, batch):
@@ -117,17 +116,17 @@ class Translator:
     @classmethod
     def from_checkpoint(cls, path, cfg=None, size_mode="pad", test_mode=None, seed=None):
         """A translator for the generator of a checkpoint (``cfg`` only for weights-only files)."""
-        from .checkpoint import load_generator
+        from .weights import load_generator
         net, cfg = load_generator(path, cfg)
         return cls.from_network(net, cfg, size_mode, test_mode, seed)
 
     @classmethod
     def from_exported(cls, path, size_mode="pad", **predictor_options):
-        """A translator for a model written by :func:`ppix2pix.export.export_generator`, run by Paddle Inference.
+        """A translator for a model written by :func:`ppix2pix.exporter.export_generator`, run by Paddle Inference.
 
-        ``predictor_options`` go to :class:`ppix2pix.export.PredictorRunner` (device, onednn, threads, ...).
+        ``predictor_options`` go to :class:`ppix2pix.exporter.PredictorRunner` (device, onednn, threads, ...).
         """
-        from .export import PredictorRunner, read_export_info
+        from .exporter import PredictorRunner, read_export_info
         info = read_export_info(path)
         return cls(PredictorRunner(info, **predictor_options), info["config"], size_mode)
 
@@ -151,9 +150,7 @@ class Translator:
 
     def finish(self, output, network_input):
         """Generator output (C_out x H x W) -> H x W x C image in [0, 1]; Lab outputs join the input's L."""
-        if self.color_space == "lab":
-            return lab_to_rgb(network_input, output)
-        return from_model(output)
+        return side_to_image(output, network_input if self.color_space == "lab" else None)
 
     def translate(self, images):
         """Translate a list of same-size H x W x C images as one batch; returns H x W x C float32 images in [0, 1]."""

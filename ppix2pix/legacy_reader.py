@@ -29,6 +29,9 @@ split ``test`` (``val`` when there is no ``test``), first match wins:
 ``train_reader(epoch=None)`` yields one epoch; each call without ``epoch`` moves on to the next epoch (new shuffle
 order and augmentation, a function of (seed, epoch)). ``test_reader()`` yields the test set in order without
 augmentation, so test batch ``k`` of size ``n`` holds the images ``id2name[k * n]`` ... ``id2name[k * n + n - 1]``.
+
+This module sits above :mod:`ppix2pix.data`, not in it: it builds a resolved config (:mod:`ppix2pix.config`, which
+itself imports the data package) and asks the networks for the generator's size multiple.
 """
 import difflib
 import itertools
@@ -38,10 +41,11 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .. import config  # a module reference: ppix2pix.config itself imports ppix2pix.data
-from ..direction import input_and_target
-from .dataset import DataError
-from .loader import build_dataloader
+from .config import resolve_config
+from .data.loader import build_dataloader
+from .direction import input_and_target
+from .errors import ConfigError, DataError
+from .networks import generator_size_multiple
 
 READER_KEYS = ("data_dir", "dataset", "batch_size", "test_batch_size", "load_size", "crop_size", "direction",
                "shuffle", "input_nc", "output_nc", "net_G", "num_workers", "seed", "preprocess", "no_flip",
@@ -85,7 +89,7 @@ def _options(cfg):
     _warn_near_misses(sorted(name for name in settings if name not in READER_KEYS))
     options = {key: settings[key] for key in READER_KEYS if settings.get(key) is not None}
     if "data_dir" not in options:
-        raise config.ConfigError("data_reader cfg: data_dir is not set; point it at the folder holding train/ and "
+        raise ConfigError("data_reader cfg: data_dir is not set; point it at the folder holding train/ and "
                                  "test/ (or the dataset folders)")
     return options
 
@@ -135,10 +139,10 @@ def reader_config(options, train_source, test_source):
     raw = {"model": model, "dataset": {"train": train, "test": test}}
     if "seed" in options:
         raw["seed"] = options["seed"]
-    cfg = config.resolve_config(raw, "data_reader cfg")
+    cfg = resolve_config(raw, "data_reader cfg")
     generator = cfg["model"]["generator"]
     if generator["input_nc"] != generator["output_nc"]:
-        raise config.ConfigError(f"data_reader cfg: input_nc {generator['input_nc']} and output_nc "
+        raise ConfigError(f"data_reader cfg: input_nc {generator['input_nc']} and output_nc "
                                  f"{generator['output_nc']} differ, so input and target cannot be stacked into one "
                                  f"[2, N, C, H, W] array; use ppix2pix.data.build_dataloader, whose batches are "
                                  f"{{A, B, A_path, B_path}} dicts")
@@ -158,7 +162,7 @@ class data_reader:  # noqa: N801  (the name the PaddlePaddle models GAN code use
         options = _options(cfg)
         self.cfg = reader_config(options, *split_sources(options["data_dir"], options.get("dataset")))
         # Without a named generator any size goes; with one, its size multiple applies as in training.
-        self.size_multiple = None if "net_G" in options else 1
+        self.size_multiple = generator_size_multiple(self.cfg["model"]["generator"]) if "net_G" in options else 1
         self.id2name = None
 
     def make_data(self, with_id2name=False):

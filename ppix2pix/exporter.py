@@ -2,7 +2,7 @@
 
 :func:`export_generator` writes ``generator.json`` + ``generator.pdiparams`` (``paddle.jit.save`` with input
 ``[None, C, None, None]``) and ``ppix2pix_export.yaml``, which records the resolved config, the size multiple and the
-test-time mode, so a :class:`ppix2pix.translate.Translator` can pad or resize any image for the exported model.
+test-time mode, so a :class:`ppix2pix.translator.Translator` can pad or resize any image for the exported model.
 
 Test-time modes in a static graph. ``paddle.jit.save`` always stores the inference form of BatchNorm and Dropout
 (running statistics, no dropout), and Paddle Inference would fold a training-mode BatchNorm into the convolutions
@@ -26,7 +26,8 @@ import paddle
 import paddle.nn as nn
 import yaml
 
-from .networks import TEST_MODES, generator_size_multiple
+from .errors import ConfigError, ExportError
+from .networks import check_test_mode, generator_size_multiple
 from .runtime import usable_cores
 
 EXPORT_FORMAT = "ppix2pix-export/1"
@@ -36,10 +37,6 @@ INPUT_NAME = "image"
 PRECISIONS = ("fp32", "fp16")
 INFO_KEYS = ("model_file", "params_file", "input_name", "input_nc", "output_nc", "size_multiple", "test_mode",
              "config")  # what export_generator writes beside the format
-
-
-class ExportError(ValueError):
-    """An export or exported model that cannot be used; the message says what to do."""
 
 
 class BatchStatisticsNorm(nn.Layer):
@@ -88,8 +85,7 @@ def static_network(net, test_mode, for_onnx=False):
     ``paper``: BatchNorm -> :class:`BatchStatisticsNorm`, Dropout -> :class:`StochasticDropout`, so the static
     graph keeps the paper's behaviour. ``for_onnx``: LeakyReLU -> :class:`MaxLeakyReLU` (same values).
     """
-    if test_mode not in TEST_MODES:
-        raise ExportError(f"test-time mode must be one of {', '.join(TEST_MODES)}, got {test_mode!r}")
+    check_test_mode(test_mode, ExportError)
     net = copy.deepcopy(net)
     for layer in net.sublayers(include_self=True):
         for name, child in list(layer._sub_layers.items()):
@@ -140,7 +136,7 @@ def export_generator(net, cfg, output_dir, test_mode="eval"):
 
 def read_export_info(path):
     """The info of an exported model; ``path`` is its folder or its ``ppix2pix_export.yaml``."""
-    from .config import ConfigError, resolve_config
+    from .config import resolve_config
     info_path = os.path.join(path, INFO_FILE) if os.path.isdir(path) else path
     if os.path.basename(info_path) != INFO_FILE or not os.path.isfile(info_path):
         raise ExportError(f"{path}: not an exported ppix2pix model (no {INFO_FILE}); make one with "

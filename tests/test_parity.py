@@ -22,7 +22,7 @@ from PIL import Image
 
 from ppix2pix.config import load_config
 from ppix2pix.data import PairedDataset
-from ppix2pix.engine import training_seed
+from ppix2pix.trainer import training_seed
 from ppix2pix.interop.layouts import pytorch_names
 from ppix2pix.models import build_generator
 from ppix2pix.models.fast_layers import BatchNorm2D, plain_layers

@@ -9,7 +9,7 @@ from ..config import ConfigError, load_config
 from ..data.dataset import DataError
 from ..data.image_io import IMAGE_EXTENSIONS, ImageError, is_image_file
 from ..device import DeviceError
-from ..engine import TrainingError
+from ..trainer import TrainingError
 from ..export import ExportError
 from ..training_log import format_duration
 

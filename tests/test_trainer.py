@@ -12,7 +12,7 @@ from visualdl import LogReader
 import synthetic
 from ppix2pix.checkpoint import CheckpointError, load_checkpoint
 from ppix2pix.config import ConfigError, load_config
-from ppix2pix.engine import Trainer, TrainingError, _link_or_copy
+from ppix2pix.trainer import Trainer, TrainingError, _link_or_copy
 from ppix2pix.schedulers import linear_decay_factor
 
 

@@ -28,6 +28,7 @@ from .durable import copy_synced, sync_folder
 from .metrics import HIGHER_IS_BETTER, MetricAverager
 from .models.fast_layers import fast_layers_summary
 from .pix2pix import LOSS_NAMES, Pix2PixModel
+from .rng import rng_state, seed_everything, set_rng_state, training_seed
 from .runtime import runtime_summary
 from .training_log import EpochProgress, SpeedMeter, VisualDLWriter, image_triplet, setup_logging
 
@@ -41,32 +42,6 @@ FINAL_WEIGHTS = "netG.pdparams"
 
 class TrainingError(RuntimeError):
     """Training cannot go on (diverged, or resumed with an incompatible checkpoint)."""
-
-
-def _rng_state():
-    return {"paddle": paddle.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
-
-
-def _set_rng_state(state):
-    paddle.set_rng_state(state["paddle"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
-
-
-def _seed_everything(seed):
-    paddle.seed(seed)
-    np.random.seed(seed % 2 ** 32)
-    random.seed(seed)
-
-
-def training_seed(seed, rank):
-    """Seed of the training-time random stream (dropout) of process ``rank``.
-
-    Distinct from ``seed``, which draws the initial weights: re-seeding the generator with the same value would make
-    the dropout masks replay the very numbers the weights were drawn from (the sign pattern of the first layers'
-    initial weights).
-    """
-    return int(np.random.SeedSequence([seed, rank, 1]).generate_state(1)[0])
 
 
 def _architecture(cfg):
@@ -112,7 +87,7 @@ class Trainer:
             self.total_iters = self.total_epochs * self.iters_per_epoch
         self.test_loader = self._build_test_loader()
 
-        _seed_everything(cfg["seed"])
+        seed_everything(cfg["seed"])
         self.model = Pix2PixModel(cfg, total_epochs=self.total_epochs)
         self._setup_parallel_and_amp()
 
@@ -124,7 +99,7 @@ class Trainer:
         if self.resume_state is not None:
             self._restore(self.resume_state)
         else:
-            _seed_everything(training_seed(cfg["seed"], self.rank))  # dropout: its own stream, one per rank
+            seed_everything(training_seed(cfg["seed"], self.rank))  # dropout: its own stream, one per rank
         self.resume_state = None
         self.vdl = VisualDLWriter(os.path.join(self.output_dir, "vdl")) if self.rank == 0 else None
         if self.rank == 0:
@@ -195,13 +170,13 @@ class Trainer:
     # ----- checkpoints -----
     def _checkpoint_state(self):
         return dict(self.model.state_dict(), epoch=self.epoch, iteration=self.iteration, config=self.cfg,
-                    rng=_rng_state(), history=self.history, best=self.best)
+                    rng=rng_state(), history=self.history, best=self.best)
 
     def _restore(self, state):
         self.model.load_state_dict(state)
         self.epoch, self.iteration = int(state["epoch"]), int(state["iteration"])
         self.history, self.best = list(state.get("history", [])), state.get("best")
-        _set_rng_state(state["rng"])
+        set_rng_state(state["rng"])
 
     def save_checkpoint(self, name):
         """Write a full checkpoint ``checkpoints/<name>.pdparams``, point ``latest`` at it, prune old ones.
@@ -380,7 +355,7 @@ class Trainer:
         """
         cfg = self.cfg
         averager, limit = MetricAverager(), cfg["validate"]["max_images"]
-        saved_rng = _rng_state()
+        saved_rng = rng_state()
         paddle.seed(cfg["seed"])  # reproducible dropout in paper mode; training randomness restored below
         self.test_loader.set_epoch(0)
         for batch in self.test_loader:
@@ -392,7 +367,7 @@ class Trainer:
                                      real_target.numpy())
             if limit and averager.count >= limit:
                 break
-        _set_rng_state(saved_rng)
+        set_rng_state(saved_rng)
         return averager.result()
 
     def _write_triplets(self, folder, paths, inputs, outputs, targets):

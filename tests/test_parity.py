@@ -22,11 +22,11 @@ from PIL import Image
 
 from ppix2pix.config import load_config
 from ppix2pix.data import PairedDataset
-from ppix2pix.trainer import training_seed
 from ppix2pix.interop.layouts import pytorch_names
 from ppix2pix.models import build_generator
 from ppix2pix.models.fast_layers import BatchNorm2D, plain_layers
 from ppix2pix.pix2pix import Pix2PixModel
+from ppix2pix.rng import training_seed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE_PATH = os.path.join(HERE, "fixtures", "parity", "step.npz")

@@ -21,9 +21,9 @@ from ppix2pix.checkpoint import (CheckpointError, load_checkpoint, load_generato
                                  save_safetensors)
 from ppix2pix.cli.convert import main as convert_main
 from ppix2pix.config import load_config
-from ppix2pix.trainer import _rng_state
 from ppix2pix.paddle_pickle import ALLOWED, PaddleUnpickler, read_paddle_pickle
 from ppix2pix.pix2pix import Pix2PixModel
+from ppix2pix.rng import rng_state as _rng_state
 from ppix2pix.safe_loading import LIMIT_VARIABLE, load_pickle, weights_limit
 
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "paddle")

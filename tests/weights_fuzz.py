@@ -27,10 +27,10 @@ import paddle  # noqa: E402
 from ppix2pix.checkpoint import (CheckpointError, load_checkpoint, load_generator, save_checkpoint,  # noqa: E402
                                  save_safetensors)
 from ppix2pix.config import load_config  # noqa: E402
-from ppix2pix.trainer import _rng_state  # noqa: E402
 from ppix2pix.interop.paddlegan import save_paddlegan  # noqa: E402
 from ppix2pix.interop.torch_file import read_torch_file  # noqa: E402
 from ppix2pix.pix2pix import Pix2PixModel  # noqa: E402
+from ppix2pix.rng import rng_state as _rng_state  # noqa: E402
 
 TORCH_FIXTURES = ["unet.pth", "unet_legacy.pth", "tensors.pth", "tensors_legacy.pth", "pixel_wrapped.pth"]
 OPCODES = [opcode.code.encode("latin1") for opcode in pickletools.opcodes]

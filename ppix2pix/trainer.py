@@ -5,7 +5,6 @@
 states and the config, and the data order/augmentation are functions of (seed, epoch, index), so ``resume``
 continues exactly where the run stopped, mid-epoch included.
 """
-import glob
 import json
 import logging
 import math
@@ -18,13 +17,12 @@ import numpy as np
 import paddle
 
 from . import distributed
-from .checkpoint import CheckpointError, checkpoint_config, load_checkpoint, save_checkpoint
+from .checkpoint_files import CheckpointFiles
 from .config import check_data_paths, save_config
 from .data import build_dataloader
 from .data.color import lab_to_rgb
 from .data.image_io import from_model, to_uint8, write_image
 from .device import select_device
-from .durable import copy_synced, sync_folder
 from .metrics import HIGHER_IS_BETTER, MetricAverager
 from .models.fast_layers import fast_layers_summary
 from .pix2pix import LOSS_NAMES, Pix2PixModel
@@ -34,20 +32,12 @@ from .training_log import EpochProgress, SpeedMeter, VisualDLWriter, image_tripl
 
 logger = logging.getLogger("ppix2pix")
 
-CHECKPOINT_DIR = "checkpoints"
-LATEST = "latest.pdparams"
 BEST_WEIGHTS = "best_netG.pdparams"
 FINAL_WEIGHTS = "netG.pdparams"
 
 
 class TrainingError(RuntimeError):
     """Training cannot go on (diverged, or resumed with an incompatible checkpoint)."""
-
-
-def _architecture(cfg):
-    model = cfg["model"]
-    return {"generator": model["generator"], "discriminator": model["discriminator"],
-            "direction": model["direction"]}
 
 
 class Trainer:
@@ -57,16 +47,16 @@ class Trainer:
         self.cfg = cfg
         self.rank, self.world_size = distributed.init_distributed()
         self.output_dir = cfg["output_dir"]
-        self.checkpoint_dir = os.path.join(self.output_dir, CHECKPOINT_DIR)
+        self.files = CheckpointFiles(self.output_dir, cfg["snapshot_config"]["keep_last"])
         self.validating = self._validation_configured()
         check_data_paths(cfg, ["train", "test"] if self.validating else ["train"])
         if self.rank == 0:
-            os.makedirs(self.checkpoint_dir, exist_ok=True)
+            self.files.make_folder()
         setup_logging(os.path.join(self.output_dir, "train.log") if self.rank == 0 else None, self.rank)
         logger.info(runtime_summary())
         logger.info(fast_layers_summary())
         self.device = select_device(cfg["device"])
-        self.resume_state = self._find_resume_state(resume)
+        self.resume_state = self.files.load_resume_state(resume, cfg)
         if self.resume_state is not None:
             cfg["seed"] = self.resume_state["config"]["seed"]
         elif cfg["seed"] is None:
@@ -106,36 +96,6 @@ class Trainer:
             save_config(cfg, os.path.join(self.output_dir, "config.yaml"))
 
     # ----- set-up -----
-    def _find_resume_state(self, resume):
-        if not resume:
-            return None
-        path = os.path.join(self.checkpoint_dir, LATEST) if resume == "auto" else resume
-        if resume == "auto" and not os.path.isfile(path):
-            logger.info("resume auto: no checkpoint in %s yet, starting from scratch", self.checkpoint_dir)
-            return None
-        state = load_checkpoint(path)
-        missing = [key for key in ("netG", "netD", "optimG", "optimD", "epoch", "iteration", "config", "rng")
-                   if key not in state]
-        if missing:
-            raise CheckpointError(f"{path} is not a ppix2pix training checkpoint (missing {', '.join(missing)}); "
-                                  f"to start from its weights use tools/convert.py or a fresh run")
-        state["config"] = checkpoint_config(state, path)  # validated: a damaged config is a one-line error
-        saved, current = _architecture(state["config"]), _architecture(self.cfg)
-        if saved != current:
-            differences = [f"model.{section}.{key}: checkpoint {saved[section].get(key)!r} vs config "
-                           f"{current[section].get(key)!r}"
-                           for section in ("generator", "discriminator")
-                           for key in sorted(set(saved[section]) | set(current[section]))
-                           if saved[section].get(key) != current[section].get(key)]
-            if saved["direction"] != current["direction"]:
-                differences.append(f"model.direction: checkpoint {saved['direction']} vs config "
-                                   f"{current['direction']}")
-            raise CheckpointError(f"{path} was trained with another model than this config: "
-                                  + "; ".join(differences) + ". Use the config saved beside the checkpoint "
-                                  f"(config.yaml) or start a new output_dir")
-        logger.info("resuming from %s (epoch %d, iteration %d)", path, state["epoch"], state["iteration"])
-        return state
-
     def _validation_configured(self):
         section = self.cfg["dataset"]["test"]
         return bool(self.cfg["validate"]["interval"] and (section["dataroot"] or section["dataroot_a"]))
@@ -189,26 +149,13 @@ class Trainer:
         self._saved_iteration = self.iteration
         if self.rank != 0:
             return None
-        path = os.path.join(self.checkpoint_dir, f"{name}.pdparams")
-        save_checkpoint(self._checkpoint_state(), path)
-        _link_or_copy(path, os.path.join(self.checkpoint_dir, LATEST))
-        self._prune_checkpoints()
-        logger.info("checkpoint saved: %s", path)
-        return path
-
-    def _prune_checkpoints(self):
-        numbered = sorted(glob.glob(os.path.join(self.checkpoint_dir, "*_[0-9]*.pdparams")), key=os.path.getmtime)
-        for old in numbered[:-self.cfg["snapshot_config"]["keep_last"] or None]:
-            os.remove(old)
+        return self.files.save(self._checkpoint_state(), name)
 
     def save_generator(self, filename):
         """Write netG + config (weights only, for inference) into the output folder."""
         if self.rank != 0:
             return None
-        path = os.path.join(self.output_dir, filename)
-        save_checkpoint({"netG": self.model.netG.state_dict(), "config": self.cfg, "epoch": self.epoch,
-                         "iteration": self.iteration}, path)
-        return path
+        return self.files.save_generator(filename, self.model.netG, self.cfg, self.epoch, self.iteration)
 
     # ----- the loop -----
     def train(self):
@@ -296,8 +243,7 @@ class Trainer:
     def _check_finite(self, losses):
         bad = [name for name, value in losses.items() if not math.isfinite(float(value))]
         if bad:
-            latest = os.path.join(self.checkpoint_dir, LATEST)
-            last_good = latest if os.path.exists(latest) else "none yet"
+            last_good = self.files.latest if os.path.exists(self.files.latest) else "none yet"
             raise TrainingError(f"loss {', '.join(bad)} became NaN/inf at iteration {self.iteration}; training "
                                 f"stopped without saving. Last good checkpoint: {last_good}. Lower the learning "
                                 f"rate, check the data for broken images, or try gan_mode lsgan")
@@ -404,20 +350,3 @@ def _due(count, interval):
     """Whether ``count`` iterations or epochs complete an ``interval`` of them (0 or null: never)."""
     return bool(interval) and count % interval == 0
 
-
-def _link_or_copy(source, destination):
-    """Make ``destination`` the same file as ``source`` (hard link, or synced copy where links are unsupported),
-    replacing it atomically and durably; a failure leaves the old ``destination`` and no temporary behind."""
-    temporary = destination + ".tmp"
-    try:
-        if os.path.lexists(temporary):
-            os.remove(temporary)
-        try:
-            os.link(source, temporary)
-        except OSError:
-            copy_synced(source, temporary)
-        os.replace(temporary, destination)
-    finally:
-        if os.path.lexists(temporary):
-            os.remove(temporary)
-    sync_folder(os.path.dirname(os.path.abspath(destination)))

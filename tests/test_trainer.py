@@ -11,8 +11,9 @@ from visualdl import LogReader
 
 import synthetic
 from ppix2pix.checkpoint import CheckpointError, load_checkpoint
+from ppix2pix.checkpoint_files import _link_or_copy
 from ppix2pix.config import ConfigError, load_config
-from ppix2pix.trainer import Trainer, TrainingError, _link_or_copy
+from ppix2pix.trainer import Trainer, TrainingError
 from ppix2pix.schedulers import linear_decay_factor
 
 

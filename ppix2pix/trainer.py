@@ -5,7 +5,6 @@
 states and the config, and the data order/augmentation are functions of (seed, epoch, index), so ``resume``
 continues exactly where the run stopped, mid-epoch included.
 """
-import json
 import logging
 import math
 import os
@@ -20,19 +19,16 @@ from . import distributed
 from .checkpoint_files import CheckpointFiles
 from .config import check_data_paths, save_config
 from .data import build_dataloader
-from .data.color import lab_to_rgb
-from .data.image_io import from_model, to_uint8, write_image
 from .device import select_device
-from .metrics import HIGHER_IS_BETTER, MetricAverager
 from .models.fast_layers import fast_layers_summary
 from .pix2pix import LOSS_NAMES, Pix2PixModel
 from .rng import rng_state, seed_everything, set_rng_state, training_seed
 from .runtime import runtime_summary
-from .training_log import EpochProgress, SpeedMeter, VisualDLWriter, image_triplet, setup_logging
+from .training_log import EpochProgress, SpeedMeter, VisualDLWriter, setup_logging
+from .validation import Validator, build_test_loader, triplet_image, validation_configured
 
 logger = logging.getLogger("ppix2pix")
 
-BEST_WEIGHTS = "best_netG.pdparams"
 FINAL_WEIGHTS = "netG.pdparams"
 
 
@@ -48,8 +44,8 @@ class Trainer:
         self.rank, self.world_size = distributed.init_distributed()
         self.output_dir = cfg["output_dir"]
         self.files = CheckpointFiles(self.output_dir, cfg["snapshot_config"]["keep_last"])
-        self.validating = self._validation_configured()
-        check_data_paths(cfg, ["train", "test"] if self.validating else ["train"])
+        validating = validation_configured(cfg)
+        check_data_paths(cfg, ["train", "test"] if validating else ["train"])
         if self.rank == 0:
             self.files.make_folder()
         setup_logging(os.path.join(self.output_dir, "train.log") if self.rank == 0 else None, self.rank)
@@ -75,14 +71,13 @@ class Trainer:
         else:
             self.total_epochs = cfg["epochs"]
             self.total_iters = self.total_epochs * self.iters_per_epoch
-        self.test_loader = self._build_test_loader()
+        test_loader = build_test_loader(cfg, validating, self.rank)
 
         seed_everything(cfg["seed"])
         self.model = Pix2PixModel(cfg, total_epochs=self.total_epochs)
         self._setup_parallel_and_amp()
 
         self.epoch, self.iteration = 0, 0
-        self.history, self.best = [], None
         self._interrupted = False
         self._last_losses = {}
         self._saved_iteration = None
@@ -90,22 +85,25 @@ class Trainer:
             self._restore(self.resume_state)
         else:
             seed_everything(training_seed(cfg["seed"], self.rank))  # dropout: its own stream, one per rank
-        self.resume_state = None
         self.vdl = VisualDLWriter(os.path.join(self.output_dir, "vdl")) if self.rank == 0 else None
+        self.validator = Validator(cfg, self.model, test_loader, self.files, self.vdl)
+        if self.resume_state is not None:
+            self.validator.load_state(self.resume_state)
+        self.resume_state = None
         if self.rank == 0:
             save_config(cfg, os.path.join(self.output_dir, "config.yaml"))
 
+    @property
+    def history(self):
+        """The validation records so far (one dict of metrics, ``epoch`` and ``iteration`` per validation)."""
+        return self.validator.history
+
+    @property
+    def best(self):
+        """The best validation record so far (None before the first validation)."""
+        return self.validator.best
+
     # ----- set-up -----
-    def _validation_configured(self):
-        section = self.cfg["dataset"]["test"]
-        return bool(self.cfg["validate"]["interval"] and (section["dataroot"] or section["dataroot_a"]))
-
-    def _build_test_loader(self):
-        if not self.validating:
-            logger.info("validation is off (no dataset.test or validate.interval is 0)")
-            return None
-        return build_dataloader(self.cfg, "test") if self.rank == 0 else None
-
     def _setup_parallel_and_amp(self):
         model, cfg = self.model, self.cfg
         if self.world_size > 1:
@@ -130,12 +128,11 @@ class Trainer:
     # ----- checkpoints -----
     def _checkpoint_state(self):
         return dict(self.model.state_dict(), epoch=self.epoch, iteration=self.iteration, config=self.cfg,
-                    rng=rng_state(), history=self.history, best=self.best)
+                    rng=rng_state(), **self.validator.state())
 
     def _restore(self, state):
         self.model.load_state_dict(state)
         self.epoch, self.iteration = int(state["epoch"]), int(state["iteration"])
-        self.history, self.best = list(state.get("history", [])), state.get("best")
         set_rng_state(state["rng"])
 
     def save_checkpoint(self, name):
@@ -264,26 +261,18 @@ class Trainer:
             self.vdl.scalars(means, self.iteration, "train")
             self.vdl.scalars({"lr": lr, "it_per_s": speed["it/s"]}, self.iteration, "train")
 
-    def _side_to_rgb(self, input_chw, side_chw):
-        if self.cfg["dataset"]["train"]["color_space"] == "lab":
-            return to_uint8(lab_to_rgb(input_chw[:1], side_chw)) if side_chw.shape[0] == 2 else \
-                to_uint8(np.repeat(from_model(side_chw), 3, axis=2))
-        image = from_model(side_chw)
-        return to_uint8(np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image)
-
     def _log_images(self, real_input, real_target):
         if self.vdl is None:
             return
         output = self.model.generate(real_input[:1]).numpy()[0]
         source, target = real_input.numpy()[0], real_target.numpy()[0]
-        triplet = image_triplet(source, output, target, lambda side: self._side_to_rgb(source, side))
-        self.vdl.image("train/input_output_target", triplet, self.iteration)
+        self.vdl.image("train/input_output_target", triplet_image(self.cfg, source, output, target), self.iteration)
 
     def _end_epoch(self):
         cfg = self.cfg
         finished_epoch = self.epoch + 1
         metrics = None
-        if self.test_loader is not None and _due(finished_epoch, cfg["validate"]["interval"]):
+        if self.validator.enabled and _due(finished_epoch, cfg["validate"]["interval"]):
             metrics = self.validate()
         distributed.barrier(self.world_size)
         plateau_metric = metrics["l1"] if metrics else None
@@ -295,55 +284,12 @@ class Trainer:
             self.save_checkpoint(f"epoch_{finished_epoch}")
 
     def evaluate(self, image_dir=None):
-        """L1 / PSNR / SSIM of the generator on dataset.test under the configured test mode.
-
-        Training state is untouched; with ``image_dir``, input | output | target images are written there.
-        """
-        cfg = self.cfg
-        averager, limit = MetricAverager(), cfg["validate"]["max_images"]
-        saved_rng = rng_state()
-        paddle.seed(cfg["seed"])  # reproducible dropout in paper mode; training randomness restored below
-        self.test_loader.set_epoch(0)
-        for batch in self.test_loader:
-            real_input, real_target = self.model.split_batch(batch)
-            output = self.model.generate(real_input)
-            averager.add_batch(output.numpy(), real_target.numpy())
-            if image_dir:
-                self._write_triplets(image_dir, batch["A_path"], real_input.numpy(), output.numpy(),
-                                     real_target.numpy())
-            if limit and averager.count >= limit:
-                break
-        set_rng_state(saved_rng)
-        return averager.result()
-
-    def _write_triplets(self, folder, paths, inputs, outputs, targets):
-        for path, source, output, target in zip(paths, inputs, outputs, targets):
-            name = os.path.splitext(os.path.basename(path))[0] + ".png"
-            write_image(os.path.join(folder, name),
-                        image_triplet(source, output, target, lambda side: self._side_to_rgb(source, side)))
+        """L1 / PSNR / SSIM of the generator on dataset.test (see :meth:`Validator.evaluate`)."""
+        return self.validator.evaluate(image_dir)
 
     def validate(self):
         """Evaluate, log, keep the result in the history and save the generator when it is the best so far."""
-        cfg = self.cfg
-        image_dir = (os.path.join(self.output_dir, "validation", f"epoch_{self.epoch + 1}")
-                     if cfg["validate"]["save_img"] else None)
-        metrics = self.evaluate(image_dir)
-        record = dict(metrics, epoch=self.epoch + 1, iteration=self.iteration)
-        self.history.append(record)
-        logger.info("validation after epoch %d (%d images): L1 %.4f PSNR %.2f dB SSIM %.4f", self.epoch + 1,
-                    metrics["count"], metrics["l1"], metrics["psnr"], metrics["ssim"])
-        if self.vdl is not None:
-            self.vdl.scalars({k: metrics[k] for k in ("l1", "psnr", "ssim")}, self.iteration, "val")
-        with open(os.path.join(self.output_dir, "metrics.json"), "w", encoding="utf-8") as handle:
-            json.dump(self.history, handle, indent=1)
-        name = cfg["validate"]["best_metric"]
-        better = self.best is None or (metrics[name] > self.best[name] if HIGHER_IS_BETTER[name]
-                                       else metrics[name] < self.best[name])
-        if better:
-            self.best = record
-            path = self.save_generator(BEST_WEIGHTS)
-            logger.info("new best %s %.4f: %s", name, metrics[name], path)
-        return metrics
+        return self.validator.validate(self.epoch, self.iteration)
 
 
 def _due(count, interval):

@@ -13,7 +13,6 @@ import signal
 import time
 
 import numpy as np
-import paddle
 
 from . import distributed
 from .checkpoint_files import CheckpointFiles
@@ -75,7 +74,8 @@ class Trainer:
 
         seed_everything(cfg["seed"])
         self.model = Pix2PixModel(cfg, total_epochs=self.total_epochs)
-        self._setup_parallel_and_amp()
+        distributed.setup_data_parallel(self.model, cfg, self.device, self.world_size)
+        distributed.setup_amp(self.model, cfg, self.device)
 
         self.epoch, self.iteration = 0, 0
         self._interrupted = False
@@ -102,28 +102,6 @@ class Trainer:
     def best(self):
         """The best validation record so far (None before the first validation)."""
         return self.validator.best
-
-    # ----- set-up -----
-    def _setup_parallel_and_amp(self):
-        model, cfg = self.model, self.cfg
-        if self.world_size > 1:
-            if cfg["sync_bn"]:
-                if self.device != "gpu":
-                    logger.warning("sync_bn needs GPUs; each CPU process keeps its own BatchNorm statistics")
-                else:
-                    model.netG = distributed.convert_sync_batchnorm(model.netG)
-                    model.netD = distributed.convert_sync_batchnorm(model.netD)
-            for net in model.nets.values():
-                distributed.broadcast_parameters(net)
-            model.gradient_hook = lambda params: distributed.average_gradients(params, self.world_size)
-            logger.info("data parallel on %d processes: global batch %d", self.world_size,
-                        self.world_size * cfg["dataset"]["train"]["batch_size"])
-        if cfg["amp"]:
-            if self.device == "gpu":
-                model.enable_amp(cfg["amp_dtype"])
-                logger.info("mixed precision on (%s, dynamic loss scaling)", cfg["amp_dtype"])
-            else:
-                logger.warning("amp is ignored on CPU: training in float32")
 
     # ----- checkpoints -----
     def _checkpoint_state(self):
@@ -184,11 +162,7 @@ class Trainer:
 
     def _stop_requested(self):
         """Whether any rank saw Ctrl-C (ranks agree, so they all stop after the same iteration)."""
-        if self.world_size == 1:
-            return self._interrupted
-        flag = paddle.to_tensor([int(self._interrupted)], dtype="int32")
-        paddle.distributed.all_reduce(flag, op=paddle.distributed.ReduceOp.MAX)
-        self._interrupted = bool(flag.numpy()[0])
+        self._interrupted = distributed.any_rank(self._interrupted, self.world_size)
         return self._interrupted
 
     def _check_ranks_in_sync(self):

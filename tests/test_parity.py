@@ -22,12 +22,12 @@ from PIL import Image
 
 from ppix2pix.config import load_config
 from ppix2pix.data import PairedDataset
-from ppix2pix.engine import training_seed
 from ppix2pix.interop.layouts import pytorch_names
 from ppix2pix.accel import plain_layers, recorded_backward
 from ppix2pix.build import generator as build_generator
 from ppix2pix.networks.norm import BatchNorm2D
 from ppix2pix.pix2pix import Pix2PixModel
+from ppix2pix.rng import training_seed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE_PATH = os.path.join(HERE, "fixtures", "parity", "step.npz")

@@ -20,10 +20,10 @@ from conftest import ROOT, TINY_MODEL
 from ppix2pix.checkpoint import read_safetensors, save_checkpoint
 from ppix2pix.cli.convert import main as convert_main
 from ppix2pix.config import load_config
-from ppix2pix.engine import _rng_state
 from ppix2pix.errors import CheckpointError
 from ppix2pix.paddle_pickle import ALLOWED, PaddleUnpickler, read_paddle_pickle
 from ppix2pix.pix2pix import Pix2PixModel
+from ppix2pix.rng import rng_state as _rng_state
 from ppix2pix.safe_loading import LIMIT_VARIABLE, load_pickle, weights_limit
 from ppix2pix.weights import load_checkpoint, load_generator, save_safetensors
 

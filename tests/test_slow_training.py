@@ -2,7 +2,7 @@
 import pytest
 
 from ppix2pix.config import load_config
-from ppix2pix.engine import Trainer
+from ppix2pix.trainer import Trainer
 
 
 @pytest.mark.slow

@@ -26,11 +26,11 @@ import paddle  # noqa: E402
 
 from ppix2pix.checkpoint import save_checkpoint  # noqa: E402
 from ppix2pix.config import load_config  # noqa: E402
-from ppix2pix.engine import _rng_state  # noqa: E402
 from ppix2pix.errors import CheckpointError  # noqa: E402
 from ppix2pix.interop.paddlegan import save_paddlegan  # noqa: E402
 from ppix2pix.interop.torch_file import read_torch_file  # noqa: E402
 from ppix2pix.pix2pix import Pix2PixModel  # noqa: E402
+from ppix2pix.rng import rng_state as _rng_state  # noqa: E402
 from ppix2pix.weights import load_checkpoint, load_generator, save_safetensors  # noqa: E402
 
 TORCH_FIXTURES = ["unet.pth", "unet_legacy.pth", "tensors.pth", "tensors_legacy.pth", "pixel_wrapped.pth"]

@@ -3,7 +3,7 @@ import argparse
 import sys
 
 from ..config import load_config
-from ..engine import Trainer
+from ..trainer import Trainer
 from .common import add_override_argument, flat_overrides, run_cli
 
 

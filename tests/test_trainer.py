@@ -10,9 +10,10 @@ import pytest
 from visualdl import LogReader
 
 import synthetic
+from ppix2pix.checkpoint_files import _link_or_copy
 from ppix2pix.config import load_config
-from ppix2pix.engine import Trainer, _link_or_copy
 from ppix2pix.errors import CheckpointError, ConfigError, TrainingError
+from ppix2pix.trainer import Trainer
 from ppix2pix.schedulers import linear_decay_factor
 from ppix2pix.weights import load_checkpoint
 

@@ -13,7 +13,6 @@ from paddle.utils import unique_name
 from .checkpoint import load_net_weights
 from .direction import input_and_target, normalize_direction
 from . import build
-from .accel import plain_layers, recorded_backward
 from .losses import GANLoss, at_least_float32, gradient_penalty
 from .networks import inference_mode, learnable_parameters
 from .schedulers import build_lr_scheduler, step_lr_scheduler
@@ -107,7 +106,7 @@ class Pix2PixModel:
         The convs record oneDNN backward nodes on CPU (:func:`ppix2pix.accel.recorded_backward`): the step only
         calls ``loss.backward()``, and the WGAN-GP penalty's double backward runs the plain layers.
         """
-        with recorded_backward():
+        with build.recorded_backward():
             with self._autocast():
                 fake = self.netG(real_input)
             losses = self._discriminator_step(real_input, real_target, fake)
@@ -123,7 +122,7 @@ class Pix2PixModel:
         loss_real = self.gan_loss(pred_real, True)
         loss_d = 0.5 * (loss_fake + loss_real)
         if self.gan_loss.gan_mode == "wgangp":
-            with plain_layers():  # the fast forms' slicing crashes Paddle's double backward
+            with build.plain_layers():  # the fast forms' slicing crashes Paddle's double backward
                 loss_d = loss_d + gradient_penalty(self.netD, real_target, fake, real_input, self.gp_weight)
         self._optimize(loss_d, "optimD")
         return {"D_real": loss_real.detach(), "D_fake": loss_fake.detach(), "D": loss_d.detach()}

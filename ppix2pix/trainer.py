@@ -17,8 +17,7 @@ import time
 
 import numpy as np
 
-from . import distributed
-from .accel import fast_layers_summary
+from . import build, distributed
 from .checkpoint_files import CheckpointFiles
 from .config import check_data_paths, save_config
 from .data import build_dataloader
@@ -50,7 +49,7 @@ class Trainer:
             self.files.make_folder()
         setup_logging(os.path.join(self.output_dir, "train.log") if self.rank == 0 else None, self.rank)
         logger.info(runtime_summary())
-        logger.info(fast_layers_summary())
+        logger.info(build.acceleration_summary())
         self.device = select_device(cfg["device"])
         resume_state = self.files.load_resume_state(resume, cfg)
         self._choose_seed(resume_state)

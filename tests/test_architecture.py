@@ -1,6 +1,8 @@
 """The package's shape: imports flow one way, the networks know nothing of the accelerator, functions stay short."""
 import ast
+import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -88,6 +90,48 @@ def _cycles(graph):
     return components
 
 
+# The layers, top to bottom (docs/architecture.md). A module may import its own layer and those below it.
+LAYERS = [
+    ("command line", ["ppix2pix.cli", "ppix2pix"]),
+    ("tools of the trade", ["ppix2pix.trainer", "ppix2pix.validation", "ppix2pix.checkpoint_files",
+                            "ppix2pix.translator", "ppix2pix.exporter", "ppix2pix.legacy_reader"]),
+    ("model", ["ppix2pix.pix2pix", "ppix2pix.build", "ppix2pix.weights"]),
+    ("accelerator and foreign weights", ["ppix2pix.accel", "ppix2pix.interop"]),
+    ("config", ["ppix2pix.config"]),
+    ("networks, data, checkpoint files", ["ppix2pix.networks", "ppix2pix.losses", "ppix2pix.data",
+                                          "ppix2pix.checkpoint", "ppix2pix.metrics"]),
+    ("foundation", ["ppix2pix.errors", "ppix2pix.durable", "ppix2pix.runtime", "ppix2pix.device",
+                    "ppix2pix.direction", "ppix2pix.rng", "ppix2pix.schedulers", "ppix2pix.training_log",
+                    "ppix2pix.distributed", "ppix2pix.safe_loading", "ppix2pix.paddle_pickle"]),
+]
+
+
+def layer_of(module):
+    """Index in :data:`LAYERS` (0 = top) of the longest prefix naming ``module`` or a package above it."""
+    matches = [(len(prefix), index) for index, (_, prefixes) in enumerate(LAYERS) for prefix in prefixes
+               if module == prefix or module.startswith(prefix + ".")]
+    return max(matches)[1] if matches else None
+
+
+def upward_imports(graph):
+    return [f"{module} -> {target}" for module, targets in graph.items() for target in targets
+            if layer_of(target) < layer_of(module)]
+
+
+def test_every_module_has_a_layer():
+    assert [module for module in import_graph() if layer_of(module) is None] == []
+
+
+def test_imports_only_go_down_the_layers():
+    assert upward_imports(import_graph()) == []
+
+
+def test_an_upward_import_is_caught():
+    graph = import_graph()
+    graph["ppix2pix.networks.norm"] = graph["ppix2pix.networks.norm"] | {"ppix2pix.config"}
+    assert upward_imports(graph) == ["ppix2pix.networks.norm -> ppix2pix.config"]
+
+
 def test_the_graph_sees_imports_inside_functions_and_the_packages_they_run():
     graph = import_graph()
     assert "ppix2pix.accel.apply" in graph["ppix2pix.accel"]
@@ -125,3 +169,29 @@ def test_no_function_is_longer_than_a_screen():
                 if lines > MAX_FUNCTION_LINES and (relative, node.name) not in LONG_TABLES:
                     long.append(f"{relative}:{node.lineno} {node.name} ({lines} lines)")
     assert long == []
+
+
+WITHOUT_ACCELERATOR = """
+import sys
+# An editable install's finder would find ppix2pix.accel in the checkout: only the copy on sys.path may count.
+sys.meta_path = [finder for finder in sys.meta_path if "editable" not in repr(finder).lower()]
+import paddle
+from ppix2pix import build
+from ppix2pix.config import load_config
+from ppix2pix.pix2pix import Pix2PixModel
+cfg = load_config(None, sys.argv[1:])
+model = Pix2PixModel(cfg)
+paddle.seed(0)
+losses = model.train_step(paddle.rand([1, 3, 64, 64]) * 2 - 1, paddle.rand([1, 3, 64, 64]) * 2 - 1)
+assert all(paddle.isfinite(value).item() for value in losses.values())
+assert not [name for name in sys.modules if name.startswith("ppix2pix.accel")]
+print(build.acceleration_summary())
+"""
+
+
+def test_the_toolkit_trains_without_the_accelerator_package(tmp_path, tiny_overrides):
+    shutil.copytree(PACKAGE, tmp_path / "ppix2pix", ignore=shutil.ignore_patterns("accel", "__pycache__"))
+    done = subprocess.run([sys.executable, "-c", WITHOUT_ACCELERATOR, *tiny_overrides], capture_output=True,
+                          text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert "not installed" in done.stdout

@@ -157,3 +157,10 @@ def test_a_corrupt_test_pair_is_skipped_in_checkpoint_mode(tmp_path, checkpoint,
     captured = capsys.readouterr()
     assert "005.png" in captured.err and "11 scored, 1 failed" in captured.out
     assert json.loads((tmp_path / "ckpt" / "g_eval.json").read_text())["count"] == 11
+
+
+def test_a_missing_dataroot_suggests_the_flag_and_shows_the_absolute_path(tmp_path, checkpoint, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert eval_main(["--checkpoint", checkpoint, "--dataroot", "missing"]) == 2
+    error = capsys.readouterr().err
+    assert f"resolved to {tmp_path}/missing" in error and "--dataroot" in error and "-o dataset" not in error

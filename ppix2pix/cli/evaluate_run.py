@@ -1,11 +1,10 @@
 """The work of tools/eval.py (ppix2pix/cli/evaluate.py parses its arguments first): score folders or a checkpoint."""
-import copy
 import json
 import os
 
 import numpy as np
 
-from ..config import apply_overrides, check_data_paths, resolve_config
+from ..config import check_data_paths, resolve_with_overrides
 from ..data.dataset import split_ab
 from ..data.image_io import read_image, to_channels, to_model, to_uint8, to_unit_float, write_image
 from ..data.loader import build_dataset
@@ -93,8 +92,8 @@ def test_split_config(cfg, args):
         if not text.startswith("dataset.test."):
             raise CliError(f"-o {text}: only dataset.test.* settings can change; the network comes from the "
                            f"checkpoint")
-    cfg = resolve_config(apply_overrides(copy.deepcopy(cfg), overrides), "checkpoint config with overrides")
-    check_data_paths(cfg, ["test"])
+    cfg = resolve_with_overrides(cfg, overrides, "checkpoint config")
+    check_data_paths(cfg, ["test"], {"dataset.test.dataroot": "--dataroot"} if args.dataroot else None)
     return cfg
 
 

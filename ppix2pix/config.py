@@ -312,10 +312,25 @@ def checkpoint_config(state, path):
 
 
 def load_config(path=None, overrides=()):
-    """Load ``path`` (or the defaults when None), apply overrides and return the resolved config dict."""
+    """Load ``path`` (or the defaults when None), apply overrides and return the resolved config dict.
+
+    An error names where the value came from: the file, or the ``-o`` override that brought it in.
+    """
     raw = read_yaml(path) if path else {}
-    apply_overrides(raw, overrides)
-    return resolve_config(raw, path or "defaults")
+    return resolve_with_overrides(raw, overrides, path or "defaults")
+
+
+def resolve_with_overrides(raw, overrides, source):
+    """:func:`resolve_config` of ``raw`` with the overrides applied; errors name ``source`` or the ``-o`` text."""
+    try:
+        return resolve_config(apply_overrides(copy.deepcopy(raw), overrides), source)
+    except ConfigError:
+        if not overrides:
+            raise
+    resolve_config(copy.deepcopy(raw), source)  # an error of the file itself names the file
+    for count, text in enumerate(overrides, 1):  # else the first override that breaks it
+        resolve_config(apply_overrides(copy.deepcopy(raw), overrides[:count]), f"-o {text}")
+    raise AssertionError("unreachable: the overrides together failed, so one of their prefixes fails")
 
 
 def default_config():
@@ -329,25 +344,41 @@ def save_config(cfg, path):
         yaml.safe_dump(cfg, handle, sort_keys=False, allow_unicode=True)
 
 
-def check_data_paths(cfg, splits):
-    """Fail early, naming the key, when a dataset folder of the given splits is missing."""
+def shown_path(path):
+    """``'path'`` for messages, with the absolute path it resolves to when it is relative."""
+    return repr(path) if os.path.isabs(path) else f"{path!r} (resolved to {os.path.abspath(path)})"
+
+
+def check_data_paths(cfg, splits, flags=None):
+    """Fail early, naming the key, when a dataset folder of the given splits is missing.
+
+    ``flags`` maps a key (``dataset.test.dataroot``) to the command-line flag that set it (``--dataroot``): the fix
+    the error suggests is then that flag rather than ``-o key=PATH``.
+    """
+    flags = flags or {}
     for split in splits:
         section = cfg["dataset"][split]
         if section["pair_list"]:
+            key = f"dataset.{split}.pair_list"
             if not os.path.isfile(section["pair_list"]):
-                raise ConfigError(f"dataset.{split}.pair_list: file {section['pair_list']!r} does not exist; fix the "
-                                  f"path or pass -o dataset.{split}.pair_list=FILE")
+                raise ConfigError(f"{key}: file {shown_path(section['pair_list'])} does not exist; "
+                                  f"{_path_fix(key, flags, 'FILE')}")
             continue
         keys = ("dataroot_a", "dataroot_b") if section["dataroot_a"] or section["dataroot_b"] else ("dataroot",)
         for name in keys:
-            folder = section[name]
+            key, folder = f"dataset.{split}.{name}", section[name]
             if not folder:
-                raise ConfigError(f"dataset.{split}.{name} is not set; point it at your data with "
-                                  f"-o dataset.{split}.{name}=PATH")
+                raise ConfigError(f"{key} is not set; point it at your data with -o {key}=PATH")
             if not os.path.isdir(folder):
-                raise ConfigError(f"dataset.{split}.{name}: folder {folder!r} does not exist; fix the path in the "
-                                  f"config or pass -o dataset.{split}.{name}=PATH (tools/prepare_data.py builds "
-                                  f"datasets)")
+                raise ConfigError(f"{key}: folder {shown_path(folder)} does not exist; {_path_fix(key, flags, 'PATH')} "
+                                  f"(tools/prepare_data.py builds datasets)")
+
+
+def _path_fix(key, flags, placeholder):
+    """What to change: the flag that set ``key``, else the config or ``-o key=...``."""
+    if key in flags:
+        return f"fix the path given to {flags[key]}"
+    return f"fix the path in the config or pass -o {key}={placeholder}"
 
 
 def iter_schema(schema=SCHEMA, prefix=""):

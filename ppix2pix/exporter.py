@@ -26,12 +26,12 @@ import paddle
 import paddle.nn as nn
 import yaml
 
+from .choices import EXPORT_INFO_FILE as INFO_FILE  # (re-exported)
 from .errors import ConfigError, ExportError
 from .networks import check_test_mode, generator_size_multiple
 from .runtime import usable_cores
 
 EXPORT_FORMAT = "ppix2pix-export/1"
-INFO_FILE = "ppix2pix_export.yaml"
 MODEL_PREFIX = "generator"
 INPUT_NAME = "image"
 PRECISIONS = ("fp32", "fp16")

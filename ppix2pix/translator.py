@@ -20,13 +20,12 @@ the same output wherever it sits in a run) and, for batches of several images, o
 import numpy as np
 import paddle
 
+from .choices import SIZE_MODES  # noqa: F401  (re-exported)
 from .data.color import rgb_to_lab, side_to_image
 from .data.image_io import to_channels, to_model, to_unit_float
 from .data.resample import resize
 from .data.transforms import round_to_multiple
 from .networks import check_test_mode, generator_size_multiple, inference_mode
-
-SIZE_MODES = ("pad", "resize")
 
 
 def color_space(cfg):

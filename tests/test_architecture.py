@@ -102,7 +102,7 @@ LAYERS = [
                                           "ppix2pix.checkpoint", "ppix2pix.metrics"]),
     ("foundation", ["ppix2pix.errors", "ppix2pix.durable", "ppix2pix.runtime", "ppix2pix.device",
                     "ppix2pix.direction", "ppix2pix.rng", "ppix2pix.schedulers", "ppix2pix.training_log",
-                    "ppix2pix.distributed", "ppix2pix.safe_loading", "ppix2pix.paddle_pickle"]),
+                    "ppix2pix.distributed", "ppix2pix.safe_loading", "ppix2pix.paddle_pickle", "ppix2pix.choices"]),
 ]
 
 

@@ -122,3 +122,45 @@ def test_checkpoint_json_goes_next_to_it_by_default(tmp_path, checkpoint, ab_fol
 def test_checkpoint_mode_errors(checkpoint, capsys, argv, expected):
     assert eval_main(["--checkpoint", checkpoint] + argv) == 2
     assert expected in capsys.readouterr().err
+
+
+def test_a_corrupt_output_is_named_and_the_others_are_scored(tmp_path, capsys):
+    for name in ("a", "b", "c"):
+        _write(str(tmp_path / "t" / f"{name}.png"), _constant(1))
+        _write(str(tmp_path / "o" / f"{name}.png"), _constant(1))
+    with open(tmp_path / "o" / "b.png", "r+b") as handle:
+        handle.truncate(40)  # a truncated PNG
+    assert eval_main(["--outputs", str(tmp_path / "o"), "--targets", str(tmp_path / "t")]) == 1
+    captured = capsys.readouterr()
+    failures = [line for line in captured.err.splitlines() if line.startswith("skipped:")]
+    assert len(failures) == 1 and str(tmp_path / "o" / "b.png") in failures[0]
+    assert "2 scored, 1 failed" in captured.out
+    result = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert result["count"] == 2 and len(result["failed"]) == 1 and "b.png" in result["failed"][0]
+
+
+def test_eval_fail_fast_stops_at_the_corrupt_image(tmp_path, capsys):
+    for name in ("a", "b"):
+        _write(str(tmp_path / "t" / f"{name}.png"), _constant(1))
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "a.png").write_bytes(b"garbage")
+    _write(str(tmp_path / "o" / "b.png"), _constant(1))
+    assert eval_main(["--outputs", str(tmp_path / "o"), "--targets", str(tmp_path / "t"), "--fail-fast"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and error[0].startswith("error: ") and "a.png" in error[0]
+    assert not (tmp_path / "o" / "metrics.json").exists()
+
+
+def test_a_corrupt_test_pair_is_skipped_in_checkpoint_mode(tmp_path, checkpoint, ab_folder, capsys):
+    (tmp_path / "ab" / "005.png").write_bytes(b"garbage")
+    assert eval_main(["--checkpoint", checkpoint, "--dataroot", ab_folder, "--test-mode", "eval"]) == 1
+    captured = capsys.readouterr()
+    assert "005.png" in captured.err and "11 scored, 1 failed" in captured.out
+    assert json.loads((tmp_path / "ckpt" / "g_eval.json").read_text())["count"] == 11
+
+
+def test_a_missing_dataroot_suggests_the_flag_and_shows_the_absolute_path(tmp_path, checkpoint, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert eval_main(["--checkpoint", checkpoint, "--dataroot", "missing"]) == 2
+    error = capsys.readouterr().err
+    assert f"resolved to {tmp_path}/missing" in error and "--dataroot" in error and "-o dataset" not in error

@@ -169,15 +169,16 @@ def test_user_errors_exit_non_zero_with_one_line(tmp_path, checkpoint, capsys, c
     elif case == "no images":
         (tmp_path / "empty").mkdir()
         args["--input"] = str(tmp_path / "empty")
-    elif case == "unreadable image":
+    elif case == "unreadable image":  # without --fail-fast the others are translated (exit code 1, tested below)
         (inputs / "broken.png").write_bytes(b"\x89PNG not really")
+        args["--fail-fast"] = None
     elif case == "export without predictor":
         args["--checkpoint"] = str(tmp_path)
     elif case == "output is input":
         args["--output"] = str(inputs)
     else:
         args["--input"] = str(tmp_path / "nowhere")
-    assert infer_main([item for pair in args.items() for item in pair]) == 2
+    assert infer_main([item for pair in args.items() for item in pair if item is not None]) == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("error: ") and expected in error and "\n" not in error
 
@@ -251,3 +252,46 @@ def test_images_differing_only_in_extension_get_their_own_thumbnails(tmp_path, c
     assert len(set(thumbnails)) == 4 and all((out / thumbnail).is_file() for thumbnail in thumbnails)
     inputs = {path: read_image(str(out / path)) for path in thumbnails if ".input." in path}
     assert len(inputs) == 2 and not np.array_equal(*inputs.values())
+
+
+def _folder_with_a_corrupt_image(tmp_path):
+    """Three good images and, second in order, garbage bytes named .png."""
+    inputs = tmp_path / "in"
+    for index, name in enumerate(("a.png", "c.png", "d.jpg")):
+        _write(str(inputs / name), _random(64, 64, seed=index))
+    (inputs / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(200))
+    return inputs
+
+
+def test_a_corrupt_image_is_named_and_the_others_are_translated(tmp_path, checkpoint, capsys):
+    inputs, out = _folder_with_a_corrupt_image(tmp_path), tmp_path / "out"
+    assert infer_main(["--checkpoint", checkpoint, "--input", str(inputs), "--output", str(out)]) == 1
+    captured = capsys.readouterr()
+    failures = [line for line in captured.err.splitlines() if line.startswith("skipped:")]
+    assert len(failures) == 1 and str(inputs / "b.png") in failures[0] and "corrupt" in failures[0]
+    assert "3 translated, 1 failed" in captured.out
+    for name in ("a.png", "c.png", "d.jpg"):
+        assert read_image(str(out / name)).shape == (64, 64, 3)
+    assert not (out / "b.png").exists()
+    page = (out / "index.html").read_text()
+    assert ">a.png</a>" in page and ">d.jpg</a>" in page and "b.png" not in page
+
+
+def test_fail_fast_stops_at_the_corrupt_image(tmp_path, checkpoint, capsys):
+    inputs, out = _folder_with_a_corrupt_image(tmp_path), tmp_path / "out"
+    assert infer_main(["--checkpoint", checkpoint, "--input", str(inputs), "--output", str(out),
+                       "--fail-fast"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and error[0].startswith("error: ") and "b.png" in error[0]
+    assert not (out / "index.html").exists() and not (out / "c.png").exists()
+
+
+def test_a_corrupt_first_image_does_not_decide_the_pair_detection(tmp_path, checkpoint, capsys):
+    inputs = tmp_path / "in"
+    (inputs).mkdir()
+    (inputs / "0.png").write_bytes(b"not an image")
+    _write(str(inputs / "1.png"), _random(64, 128))
+    assert infer_main(["--checkpoint", checkpoint, "--input", str(inputs), "--output", str(tmp_path / "out")]) == 1
+    captured = capsys.readouterr()
+    assert "AB pairs detected" in captured.out and "1 translated, 1 failed" in captured.out
+    assert read_image(str(tmp_path / "out" / "1.png")).shape == (64, 64, 3)

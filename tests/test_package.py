@@ -24,20 +24,29 @@ def test_import_without_paddle_says_how_to_install():
                "        if name == 'paddle' or name.startswith('paddle.'):\n"
                "            raise ImportError('No module named paddle')\n"
                "sys.meta_path.insert(0, Block())\n"
-               "import ppix2pix\n")
+               "import ppix2pix\n"
+               "print('imported')\n"
+               "import ppix2pix.networks\n")
     result = _run_python(blocker)
+    assert result.stdout.strip() == "imported"  # ppix2pix itself does not need Paddle: the first module that does
     assert result.returncode != 0
     assert "pip install paddlepaddle" in result.stderr and "paddlepaddle-gpu" in result.stderr
 
 
 def test_thread_count_defaults_to_usable_cores_and_is_logged():
-    result = _run_python("import ppix2pix, os; from ppix2pix.runtime import runtime_summary; "
+    result = _run_python("import ppix2pix, os, ppix2pix.networks; from ppix2pix.runtime import runtime_summary; "
                          "print(os.environ['OMP_NUM_THREADS']); print(runtime_summary())",
                          drop=("OMP_NUM_THREADS", runtime.DISABLE_VARIABLE))
     lines = result.stdout.splitlines()
     assert lines[0] == str(runtime.usable_cores())
     assert "OMP_NUM_THREADS" in lines[1] and "usable cores" in lines[1]
     assert "OMP_NUM_THREADS set to" not in result.stderr  # Paddle's banner is not shown
+
+
+def test_importing_ppix2pix_leaves_paddle_unloaded_until_a_module_needs_it():
+    result = _run_python("import sys, ppix2pix; print('paddle' in sys.modules); import ppix2pix.networks, paddle; "
+                         "print('paddle' in sys.modules, paddle.__spec__.loader is paddle.__loader__)")
+    assert result.stdout.split() == ["False", "True", "True"], result.stderr
 
 
 def test_user_thread_setting_is_kept():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import synthetic
-from ppix2pix.cli import prepare_data
+from ppix2pix.cli import prepare_data_run
 from ppix2pix.cli.prepare_data import main
 from ppix2pix.data import read_image, write_image
 
@@ -105,7 +105,7 @@ def test_output_may_not_contain_the_input(tmp_path, capsys):
 
 def test_an_interrupted_run_leaves_no_output(tmp_path, monkeypatch):
     _write_photos(str(tmp_path / "photos"), 4)
-    real_write, written = prepare_data.write_image, []
+    real_write, written = prepare_data_run.write_image, []
 
     def write_then_interrupt(path, image):
         if len(written) == 2:
@@ -113,7 +113,7 @@ def test_an_interrupted_run_leaves_no_output(tmp_path, monkeypatch):
         written.append(path)
         real_write(path, image)
 
-    monkeypatch.setattr(prepare_data, "write_image", write_then_interrupt)
+    monkeypatch.setattr(prepare_data_run, "write_image", write_then_interrupt)
     assert main(["gray", str(tmp_path / "photos"), "--out", str(tmp_path / "pairs")]) == 130
     assert len(written) == 2
     assert sorted(os.listdir(tmp_path)) == ["photos"]

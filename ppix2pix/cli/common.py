@@ -1,33 +1,74 @@
-"""Pieces shared by the CLIs: user-error handling, -o overrides, checkpoint loading, input discovery, progress."""
+"""Pieces shared by the CLIs: user-error handling, -o overrides, checkpoint loading, input discovery, progress.
+
+Importing this module does not import Paddle (nor anything that does): a CLI parses its arguments first.
+"""
 import glob
 import os
 import sys
 import time
 
-from ..config import load_config
-from ..data.image_io import IMAGE_EXTENSIONS, is_image_file
 from ..errors import (CheckpointError, CliError, ConfigError, DataError, DeviceError, ExportError, ImageError,
                       TrainingError)
 from ..training_log import format_duration
-from ..weights import load_generator
 
 USER_ERRORS = (CliError, ConfigError, CheckpointError, DataError, ImageError, ExportError, DeviceError, TrainingError,
                OSError)
+# Problems of one input file (unreadable, corrupt, truncated, odd-width AB image): infer and eval skip the file.
+BAD_INPUT_ERRORS = (ImageError, DataError)
+EXIT_SOME_FAILED = 1
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 
 def run_cli(body, *args):
-    """Call ``body(*args)``; user errors print ``error: ...`` on stderr and give exit code 2, Ctrl-C gives 130."""
+    """Call ``body(*args)``; user errors print ``error: ...`` on stderr and give exit code 2, Ctrl-C gives 130.
+
+    The exit code is what ``body`` returns when that is an int (e.g. :data:`EXIT_SOME_FAILED`), else 0.
+    """
     try:
-        body(*args)
+        code = body(*args)
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    return 0
+    return code if isinstance(code, int) else 0
+
+
+class BadInputs:
+    """Input files a tool could not use: each is named on stderr as it is met and the run goes on; with
+    ``fail_fast`` the first one stops the run instead (its error reaches :func:`run_cli`: one line, exit code 2)."""
+
+    def __init__(self, fail_fast, progress=None):
+        self.fail_fast, self.progress, self.messages = fail_fast, progress, []
+
+    def usable(self, items, use):
+        """``use(item)`` for each item, leaving out (and reporting) those whose ``use`` raises a bad-input error."""
+        for item in items:
+            try:
+                result = use(item)
+            except BAD_INPUT_ERRORS as error:
+                if self.fail_fast:
+                    raise
+                self.messages.append(str(error))
+                print(f"skipped: {error}", file=sys.stderr, flush=True)
+                if self.progress is not None:
+                    self.progress.update(1)
+                continue
+            yield result
+
+    def summary(self, done, verb):
+        """Print 'N <verb>, M failed'; return the exit code: :data:`EXIT_SOME_FAILED` when any failed, else 0."""
+        print(f"{done} {verb}, {len(self.messages)} failed")
+        return EXIT_SOME_FAILED if self.messages else 0
+
+
+def add_fail_fast_argument(parser):
+    """``--fail-fast``: stop at the first unusable input instead of skipping it."""
+    parser.add_argument("--fail-fast", action="store_true",
+                        help="stop at the first unreadable or corrupt input (exit code 2) instead of reporting it, "
+                             "going on with the others and exiting with code 1 at the end")
 
 
 def add_override_argument(parser):
@@ -46,10 +87,13 @@ def checkpoint_generator(checkpoint, config_path=None):
     if not os.path.isfile(checkpoint):
         hint = " (an exported model folder needs --predictor)" if os.path.isdir(checkpoint) else ""
         raise CliError(f"checkpoint {checkpoint!r} does not exist{hint}")
+    from ..config import load_config
+    from ..weights import load_generator
     return load_generator(checkpoint, load_config(config_path) if config_path else None)
 
 
 def _walk_images(folder, exclude):
+    from ..data.image_io import is_image_file
     exclude = os.path.realpath(exclude) if exclude else None
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if os.path.realpath(os.path.join(root, d)) != exclude)
@@ -64,6 +108,7 @@ def find_images(spec, exclude=None):
     Relative paths are taken from the folder, the file's folder, or the deepest folder common to the glob's matches;
     files under ``exclude`` (an output folder inside the input folder) are skipped.
     """
+    from ..data.image_io import IMAGE_EXTENSIONS, is_image_file
     if os.path.isdir(spec):
         root, paths = spec, list(_walk_images(spec, exclude))
     elif os.path.isfile(spec):

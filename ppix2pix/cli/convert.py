@@ -18,40 +18,27 @@ pickle; every tool takes it wherever it takes a checkpoint.
 import argparse
 import sys
 
-from ..checkpoint import save_checkpoint
-from ..config import load_config, parse_override
-from ..errors import ConfigError
-from ..interop.foreign import assumptions, describe, foreign_checkpoint
-from ..interop.layouts import FRAMEWORKS
-from ..interop.paddlegan import save_paddlegan
-from ..networks import DISCRIMINATORS, GENERATORS
-from ..networks.norm import NORM_TYPES
-from ..weights import load_checkpoint, save_safetensors
+from ..choices import FRAMEWORKS, NORM_TYPES
 from .common import add_override_argument, flat_overrides, run_cli
 
-# flag -> (network role, section key)
-NETWORK_FLAGS = {
-    "netG": ("generator", "name"), "ngf": ("generator", "ngf"), "input_nc": ("generator", "input_nc"),
-    "output_nc": ("generator", "output_nc"), "use_dropout": ("generator", "use_dropout"),
-    "netD": ("discriminator", "name"), "ndf": ("discriminator", "ndf"), "n_layers_D": ("discriminator", "n_layers"),
-}
+TARGET_FORMATS = ("paddlegan", "safetensors")
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="convert.py", description=__doc__.split("\n\n")[0],
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      epilog=__doc__.split("\n\n", 1)[1],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("input", metavar="IN", help="weights file to convert")
     way = parser.add_mutually_exclusive_group(required=True)
     way.add_argument("--from", dest="source", choices=FRAMEWORKS, help="IN is a PyTorch or PaddleGAN file")
-    way.add_argument("--to", dest="target", choices=tuple(TARGETS),
+    way.add_argument("--to", dest="target", choices=TARGET_FORMATS,
                      help="write IN's networks in PaddleGAN's layout, or its generator as safetensors")
     parser.add_argument("--out", required=True, metavar="OUT", help="file to write (.pdparams, .safetensors)")
     parser.add_argument("-c", "--config", help="take the networks and other settings from this config")
     add_override_argument(parser)
     parser.add_argument("--direction", help="AtoB or BtoA: which side of the training pairs the generator reads")
     arch = parser.add_argument_group("architecture (--from only; by default inferred from the weights)")
-    arch.add_argument("--netG", choices=list(GENERATORS), help="generator type or preset (unet_256, resnet_9blocks...)")
+    arch.add_argument("--netG", help="generator type or preset (unet_256, resnet_9blocks...)")
     arch.add_argument("--norm", choices=NORM_TYPES, help="norm layers of both networks")
     arch.add_argument("--ngf", type=int, help="generator filters in the first conv")
     arch.add_argument("--input-nc", type=int, help="generator input channels")
@@ -61,80 +48,27 @@ def build_parser():
                          help="the generator was trained with dropout (reference pix2pix default)")
     dropout.add_argument("--no-dropout", dest="use_dropout", action="store_false",
                          help="the generator was trained without dropout (PaddleGAN's configs)")
-    arch.add_argument("--netD", choices=list(DISCRIMINATORS), help="discriminator type (basic, n_layers, pixel...)")
+    arch.add_argument("--netD", help="discriminator type (basic, n_layers, pixel...)")
     arch.add_argument("--ndf", type=int, help="discriminator filters in the first conv")
     arch.add_argument("--n-layers-D", type=int, help="PatchGAN layers (3 = 70x70 patches)")
     return parser
 
 
-def network_overrides(args, overrides):
-    """(generator keys, discriminator keys, other -o overrides) from the flags and the -o list."""
-    sections = {"generator": {}, "discriminator": {}}
-    rest = []
-    for text in overrides:
-        path, value = parse_override(text)
-        if len(path) == 3 and path[0] == "model" and path[1] in sections:
-            sections[path[1]][path[2]] = value
-        else:
-            rest.append(text)
-    for flag, (section, key) in NETWORK_FLAGS.items():
-        if getattr(args, flag) is not None:
-            sections[section][key] = getattr(args, flag)
-    if args.norm is not None:
-        for section in sections.values():
-            section["norm_type"] = args.norm
-    return sections["generator"], sections["discriminator"], rest
-
-
-def convert_foreign(args, overrides):
-    """Write a ppix2pix checkpoint from a PyTorch/PaddleGAN file; returns the report lines."""
-    generator, discriminator, rest = network_overrides(args, overrides)
-    if args.direction is not None:
-        rest.append(f"model.direction={args.direction}")
-    cfg = load_config(args.config, rest)
-    checkpoint = foreign_checkpoint(args.input, args.source, cfg, generator, discriminator,
-                                    infer=args.config is None)
-    save_checkpoint(checkpoint, args.out)
-    model = checkpoint["config"]["model"]
-    lines = [f"wrote {args.out} from {args.source} weights {args.input}",
-             f"  generator:     {describe(model['generator'])}",
-             "  discriminator: " + (describe(model["discriminator"]) if "netD" in checkpoint else "not in the file"),
-             f"  direction {model['direction']}, test_mode {model['test_mode']}"]
-    assumed = assumptions(checkpoint)
-    if assumed:
-        lines.append("  assumed (weights cannot tell; override with flags if wrong): " + "; ".join(assumed))
-    return lines
-
-
-def _checkpoint_to_write(args, overrides):
-    """The checkpoint --to writes out as it is (network flags and -o apply to --from only)."""
-    flags = [flag for flag in (*NETWORK_FLAGS, "norm", "direction") if getattr(args, flag) is not None]
-    if flags or overrides:
-        raise ConfigError(f"--to {args.target} writes the networks as they are; {', '.join(flags) or '-o'} apply to "
-                          f"--from (convert first, then write {args.target})")
-    return load_checkpoint(args.input, load_config(args.config) if args.config else None)
-
-
-def convert_to_paddlegan(args, overrides):
-    """Write the networks of any checkpoint ppix2pix can load in PaddleGAN's layout; returns the report lines."""
-    state = _checkpoint_to_write(args, overrides)
-    notes = save_paddlegan(state, args.out, args.input)
-    written = "netG" + (", netD" if "netD" in state and not notes else "")
-    return [f"wrote {args.out} ({written}) in PaddleGAN's layout from {args.input}"] + [f"  {n}" for n in notes]
-
-
-def convert_to_safetensors(args, overrides):
-    """Write the generator of any checkpoint ppix2pix can load, with its config, as safetensors."""
-    save_safetensors(_checkpoint_to_write(args, overrides), args.out, args.input)
-    return [f"wrote {args.out} (generator and config) as safetensors from {args.input}"]
-
-
-TARGETS = {"paddlegan": convert_to_paddlegan, "safetensors": convert_to_safetensors}
+def check_network_names(parser, args, generators, discriminators):
+    """--netG / --netD against the network registry, which loads Paddle and so is asked only after parsing."""
+    for flag, registry in (("netG", generators), ("netD", discriminators)):
+        value = getattr(args, flag)
+        if value is not None and value not in registry:
+            parser.error(f"argument --{flag}: invalid choice: {value!r} (choose from {', '.join(registry)})")
 
 
 def main(argv=None):
     """Convert; returns 0, or 2 after printing a one-line error."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from ..networks import DISCRIMINATORS, GENERATORS  # Paddle loads here, once the arguments are parsed
+    from .convert_run import TARGETS, convert_foreign
+    check_network_names(parser, args, GENERATORS, DISCRIMINATORS)
     convert = convert_foreign if args.source else TARGETS[args.target]
     return run_cli(lambda: print("\n".join(convert(args, flat_overrides(args)))))
 

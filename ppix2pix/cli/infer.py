@@ -5,27 +5,14 @@ file name under ``--output``; ``index.html`` there shows input, output (and targ
 left, B right) are split and the half the generator reads is taken by the checkpoint's direction.
 """
 import argparse
-import os
 
-import numpy as np
-
-from ..data.dataset import split_ab
-from ..data.image_io import read_image, to_channels, to_unit_float, write_image
-from ..device import select_device
-from ..direction import input_and_target, input_side
-from ..errors import CliError
-from ..networks import TEST_MODES
-from ..translator import SIZE_MODES, Translator, group_by_size
-from .common import Progress, checkpoint_generator, find_images, run_cli
-from .html_index import INDEX_FILE, display_image, thumbnail_path, write_index, write_thumbnail
-
-SIXTEEN_BIT_EXTENSIONS = (".png", ".tif", ".tiff")
-SIDE_BY_SIDE_FOLDER = "side_by_side"
+from ..choices import SIZE_MODES, TEST_MODES
+from .common import add_fail_fast_argument, run_cli
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="tools/infer.py", description="Translate images with a trained pix2pix generator.",
+        description="Translate images with a trained pix2pix generator.",
         epilog="Test-time modes: 'paper' keeps dropout on and normalizes with each batch's statistics (the paper's "
                "choice, default of the shipped configs); 'eval' switches dropout off and uses the running statistics "
                "(deterministic). In paper mode --seed fixes the dropout draw; with --batch-size > 1 an output also "
@@ -50,141 +37,15 @@ def build_parser():
     parser.add_argument("--predictor", action="store_true",
                         help="run an exported model (--checkpoint DIR from tools/export.py) with Paddle Inference")
     parser.add_argument("--device", choices=("cpu", "gpu"), help="default: the GPU when there is one")
+    add_fail_fast_argument(parser)
     return parser
 
 
-def load_translator(args, device):
-    """The Translator for the arguments: an eager checkpoint or an exported model through the predictor."""
-    if args.batch_size < 1:
-        raise CliError(f"--batch-size must be at least 1, got {args.batch_size}")
-    if args.predictor:
-        if args.config:
-            raise CliError("--config is for weights-only checkpoints; an exported model carries its config")
-        translator = Translator.from_exported(args.checkpoint, args.size_mode, device=device)
-        if args.test_mode and args.test_mode != translator.test_mode:
-            raise CliError(f"{args.checkpoint} was exported in {translator.test_mode} mode; re-export it with "
-                           f"tools/export.py --test-mode {args.test_mode}")
-        return translator
-    net, cfg = checkpoint_generator(args.checkpoint, args.config)
-    return Translator.from_network(net, cfg, args.size_mode, args.test_mode, args.seed)
-
-
-def decide_pairs(args, translator, first_path):
-    """True when the inputs are AB pairs: --ab / --no-ab, else detected from the first image's shape."""
-    if translator.color_space == "lab":
-        if args.ab:
-            raise CliError("colorization models read single colour images (L in, ab out); drop --ab")
-        return False
-    if args.ab is not None:
-        return args.ab
-    height, width = read_image(first_path).shape[:2]
-    return width == 2 * height
-
-
-def read_record(path, relative, pairs, direction):
-    """{'path', 'relative', 'input', 'target'} for one file; AB images are split by the direction."""
-    image = read_image(path)
-    if pairs:
-        side_a, side_b = split_ab(image, path)
-        source, target = input_and_target(direction, side_a, side_b)
-    else:
-        source, target = image, None
-    return {"path": path, "relative": relative, "input": source, "target": target}
-
-
-def save_output(path, image, like):
-    """Write an H x W x C [0, 1] result; 16-bit inputs give 16-bit PNG/TIFF outputs."""
-    if like.dtype == np.uint16 and path.lower().endswith(SIXTEEN_BIT_EXTENSIONS):
-        image = (np.clip(image, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
-    write_image(path, image)
-
-
-def describe(translator, args, pairs, direction, count, device):
-    generator = translator.cfg["model"]["generator"]
-    if translator.color_space == "lab":
-        kind = "colour images (colorization: L in, ab out)"
-    elif pairs:
-        kind = f"AB pairs, input = {'left' if input_side(direction) == 'A' else 'right'} half ({direction})"
-    else:
-        kind = "plain images"
-    mode = translator.test_mode
-    if mode == "paper":
-        mode += " (dropout random per run)" if args.predictor else f" (seed {args.seed})"
-    print(f"{count} images from {args.input}: {kind}")
-    print(f"generator {generator['name']} {generator['input_nc']}->{generator['output_nc']} channels, size multiple "
-          f"{translator.multiple}, test mode {mode}, size mode {args.size_mode}, batch {args.batch_size}, "
-          f"{'predictor' if args.predictor else 'eager'} on {device}")
-    if pairs is False and args.ab is None and translator.color_space != "lab":
-        print("  (inputs taken as plain images; pass --ab for AB pairs)")
-    elif pairs and args.ab is None:
-        print("  (AB pairs detected: images are twice as wide as tall; pass --no-ab to translate whole images)")
-    if translator.test_mode == "paper" and args.batch_size > 1:
-        print("  note: paper mode normalizes with each batch's statistics, so with --batch-size > 1 an output "
-              "depends on the other images in its batch (the paper used batch 1)")
-
-
-def written_paths(items, output_dir, columns, side_by_side):
-    """Every file infer writes: per input its output, side-by-side strip and thumbnails, and the index page."""
-    for _, relative in items:
-        yield os.path.join(output_dir, relative)
-        if side_by_side:
-            yield os.path.join(output_dir, SIDE_BY_SIDE_FOLDER, relative)
-        for role in columns:
-            yield os.path.join(output_dir, thumbnail_path(relative, role))
-    yield os.path.join(output_dir, INDEX_FILE)
-
-
-def check_no_overwrite(items, output_dir, columns, side_by_side):
-    """Refuse to run when a file infer writes would replace one of its inputs (outputs keep the input names)."""
-    inputs = {os.path.realpath(path): path for path, _ in items}
-    for written in written_paths(items, output_dir, columns, side_by_side):
-        source = inputs.get(os.path.realpath(written))
-        if source is not None:
-            raise CliError(f"--output {output_dir} would overwrite the input {source} (writing {written}); choose "
-                           f"another output folder")
-
-
-def infer(args):
-    items = find_images(args.input, exclude=args.output)
-    device = select_device(args.device or "auto")
-    translator = load_translator(args, device)
-    direction = translator.cfg["model"]["direction"]
-    pairs = decide_pairs(args, translator, items[0][0])
-    columns = ["input", "output"] + (["target"] if pairs or translator.color_space == "lab" else [])
-    check_no_overwrite(items, args.output, columns, args.side_by_side)
-    describe(translator, args, pairs, direction, len(items), device)
-    records = (read_record(path, relative, pairs, direction) for path, relative in items)
-    progress = Progress(len(items))
-    rows = []
-    for batch in group_by_size(records, args.batch_size, lambda record: record["input"].shape[:2]):
-        outputs = translator.translate([record["input"] for record in batch])
-        for record, output in zip(batch, outputs):
-            rows.append(write_results(args, record, output, translator.color_space))
-        progress.update(len(batch))
-    index = write_index(args.output, f"ppix2pix: {args.input}", columns, sorted(rows))
-    print(f"wrote {len(items)} images to {args.output} (browse {index})")
-
-
-def write_results(args, record, output, color_space):
-    """Save the output (and side-by-side image, thumbnails); return the index row."""
-    relative, source = record["relative"], record["input"]
-    save_output(os.path.join(args.output, relative), output, source)
-    if color_space == "lab":  # the network saw only the lightness; the original colours are the target
-        panels = {"input": to_channels(to_unit_float(source), 1), "output": output, "target": source}
-    else:
-        panels = {"input": source, "output": output}
-        if record["target"] is not None:
-            panels["target"] = record["target"]
-    if args.side_by_side:
-        strip = np.concatenate([display_image(panel) for panel in panels.values()], axis=1)
-        write_image(os.path.join(args.output, SIDE_BY_SIDE_FOLDER, relative), strip)
-    thumbnails = {role: write_thumbnail(args.output, relative, role, image) for role, image in panels.items()}
-    return relative, thumbnails, relative
-
-
 def main(argv=None):
-    """Entry point of tools/infer.py and ppix2pix-infer; returns the exit code."""
+    """Entry point of tools/infer.py and ppix2pix-infer; returns the exit code: 0, 1 when some inputs could not be
+    translated (the others were), 2 on a user error (or at the first bad input with --fail-fast)."""
     args = build_parser().parse_args(argv)
+    from .infer_run import infer  # Paddle loads here, once the arguments are parsed
     return run_cli(infer, args)
 
 

@@ -2,15 +2,13 @@
 import argparse
 import sys
 
-from ..config import load_config
-from ..trainer import Trainer
 from .common import add_override_argument, flat_overrides, run_cli
 
 
 def build_parser():
     """The train command's arguments."""
     parser = argparse.ArgumentParser(
-        prog="tools/train.py", description="Train a pix2pix model. Distributed: python -m paddle.distributed.launch "
+        description="Train a pix2pix model. Distributed: python -m paddle.distributed.launch "
         "--gpus 0,1 tools/train.py -c CONFIG (or --nproc_per_node 2 on CPU).")
     parser.add_argument("-c", "--config", required=True, help="YAML config (see configs/)")
     add_override_argument(parser)
@@ -25,6 +23,8 @@ def build_parser():
 def main(argv=None):
     """Run training; returns 0 on success, 2 on a user error, 130 when interrupted (checkpoint saved)."""
     args = build_parser().parse_args(argv)
+    from ..config import load_config  # Paddle loads here, once the arguments are parsed
+    from ..trainer import Trainer
     overrides = flat_overrides(args)
     if args.amp:
         overrides.append("amp=true")

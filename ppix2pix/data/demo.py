@@ -14,7 +14,6 @@ import cv2
 import numpy as np
 
 from ..errors import DataError
-from .dataset import list_images
 from .image_io import read_image
 from .prepare import as_rgb8, edge_map, gray_version, side_by_side
 
@@ -25,6 +24,7 @@ TASKS = {"gray2color": "BtoA", "edges2photo": "AtoB"}
 LAYOUTS = {"gray2color": "A (left) = colour photo, B (right) = gray",
            "edges2photo": "A (left) = edges, B (right) = photo"}
 MANIFEST = "demo.json"
+DEFAULT_FOLDER = os.path.join("data", "demo")  # where tools/prepare_data.py demo writes the set
 FORMAT = 1  # bump when the pairs a given set of parameters produces changes
 MIN_SCALE = 0.3  # crops span 30 % .. 100 % of the photo's shorter side
 MIN_CONTRAST = 10.0  # gray standard deviation below which a crop is redrawn (flat sky, black background)
@@ -100,6 +100,7 @@ def manifest(parameters):
 
 
 def _count(folder):
+    from .dataset import list_images  # imports Paddle: only when a set is built or checked
     return len(list_images(folder)) if os.path.isdir(folder) and os.listdir(folder) else 0
 
 

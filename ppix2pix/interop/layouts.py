@@ -15,11 +15,11 @@ import paddle
 import paddle.nn as nn
 
 from ..checkpoint import check_net_weights
+from ..choices import FRAMEWORKS  # noqa: F401  (re-exported)
 from ..errors import CheckpointError
 from ..networks import build_discriminator, build_generator
 from ..networks.norm import Identity
 
-FRAMEWORKS = ("pytorch", "paddlegan")
 SECTIONS = {"netG": "generator", "netD": "discriminator"}  # config section of each network
 TORCH_RENAMES = {"running_mean": "_mean", "running_var": "_variance"}
 RUNNING_STATISTICS = ("_mean", "_variance")

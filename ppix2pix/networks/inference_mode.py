@@ -3,7 +3,7 @@ import contextlib
 
 import paddle.nn as nn
 
-TEST_MODES = ("paper", "eval")
+from ..choices import TEST_MODES  # noqa: F401  (re-exported)
 
 
 def check_test_mode(mode, error=ValueError):

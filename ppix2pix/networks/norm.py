@@ -5,9 +5,8 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
+from ..choices import NORM_TYPES  # noqa: F401  (re-exported)
 from .batch_statistics import update_running_statistics
-
-NORM_TYPES = ("batch", "instance", "none")
 
 
 class Identity(nn.Layer):

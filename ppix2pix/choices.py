@@ -1,0 +1,8 @@
+"""Names the command lines offer as choices, importable without Paddle so that a tool parses its arguments (and
+answers --help) before Paddle loads. The modules that implement them import them from here."""
+
+TEST_MODES = ("paper", "eval")  # networks.inference_mode: dropout and batch statistics at test time
+SIZE_MODES = ("pad", "resize")  # translator: how any image size reaches the generator's size multiple
+NORM_TYPES = ("batch", "instance", "none")  # networks.norm
+FRAMEWORKS = ("pytorch", "paddlegan")  # interop.layouts: foreign weight layouts tools/convert.py reads
+EXPORT_INFO_FILE = "ppix2pix_export.yaml"  # exporter: what tools/export.py writes beside the model

@@ -2,7 +2,9 @@
 
 ``checkpoints/<name>.pdparams`` are full training checkpoints (``iter_N`` or ``epoch_N``); ``latest.pdparams`` is
 the same file as the newest one (a hard link, or a synced copy where links are unsupported), so ``--resume auto``
-finds it; only the newest ``snapshot_config.keep_last`` numbered ones are kept. Weights-only generator files
+finds it; only the newest ``snapshot_config.keep_last`` numbered ones are kept. With
+``snapshot_config.weights_only`` the numbered ones hold only the networks' weights (no optimizer moments, not
+resumable) and ``latest`` is written as a full checkpoint of its own. Weights-only generator files
 (``netG.pdparams``, ``best_netG.pdparams``) sit in ``output_dir`` itself. Every write is atomic and durable.
 """
 import glob
@@ -20,26 +22,32 @@ logger = logging.getLogger("ppix2pix")
 CHECKPOINT_DIR = "checkpoints"
 LATEST = "latest.pdparams"
 TRAINING_KEYS = ("netG", "netD", "optimG", "optimD", "epoch", "iteration", "config", "rng")
+WEIGHTS_KEYS = ("netG", "netD", "epoch", "iteration", "config")  # a weights-only snapshot
 
 
 class CheckpointFiles:
     """Save, prune and find the checkpoints of the run in ``output_dir`` (keeping ``keep_last`` numbered ones)."""
 
-    def __init__(self, output_dir, keep_last):
+    def __init__(self, output_dir, keep_last, weights_only=False):
         self.output_dir = output_dir
         self.folder = os.path.join(output_dir, CHECKPOINT_DIR)
         self.latest = os.path.join(self.folder, LATEST)
-        self.keep_last = keep_last
+        self.keep_last, self.weights_only = keep_last, weights_only
 
     def make_folder(self):
         """Create ``output_dir/checkpoints`` (and ``output_dir``) if missing."""
         os.makedirs(self.folder, exist_ok=True)
 
     def save(self, state, name):
-        """Write ``checkpoints/<name>.pdparams``, make ``latest`` the same file, prune old ones; returns the path."""
+        """Write ``checkpoints/<name>.pdparams`` and ``latest`` (the same file, unless the numbered one is weights
+        only), prune old ones; returns the path."""
         path = os.path.join(self.folder, f"{name}.pdparams")
-        save_checkpoint(state, path)
-        _link_or_copy(path, self.latest)
+        if self.weights_only:
+            save_checkpoint({key: state[key] for key in WEIGHTS_KEYS}, path)
+            save_checkpoint(state, self.latest)
+        else:
+            save_checkpoint(state, path)
+            _link_or_copy(path, self.latest)
         self.prune()
         logger.info("checkpoint saved: %s", path)
         return path

@@ -109,6 +109,8 @@ def _dataset_schema(shuffle_doc):
                             "ab out)", choices=("rgb", "lab")),
         "max_dataset_size": Spec(None, (int, float), "use at most this many pairs (null = all)",
                                  normalize=_float_or_inf),
+        "bad_files": Spec("error", str, "what training does with an unreadable image: error (stop before the first "
+                          "iteration, naming it) or skip (drop its pair with a warning)", choices=("error", "skip")),
     }
 
 
@@ -185,6 +187,8 @@ SCHEMA = {
         "interval_iters": Spec(None, int, "iterations between checkpoints (in addition to interval; null or 0 = "
                                "never)", normalize=_interval),
         "keep_last": Spec(3, int, "numbered checkpoints kept (latest and best are always kept)"),
+        "weights_only": Spec(False, bool, "numbered checkpoints hold only the netG/netD weights (about a third of "
+                             "the size, not resumable); latest stays a full checkpoint"),
     },
     "validate": {
         "interval": Spec(1, int, "epochs between validations on dataset.test (0 = never)", normalize=_interval),

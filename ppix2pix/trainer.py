@@ -21,39 +21,53 @@ from . import build, distributed
 from .checkpoint_files import CheckpointFiles
 from .config import check_data_paths, save_config
 from .data import build_dataloader
+from .data.check import CheckCache, apply_bad_files_policy, check_pairs, fix_hint
 from .device import select_device
-from .errors import TrainingError
+from .errors import DataError, ImageError, TrainingError
 from .networks import generator_size_multiple
 from .pix2pix import LOSS_NAMES, Pix2PixModel
 from .rng import rng_state, seed_everything, set_rng_state, training_seed
 from .runtime import runtime_summary
-from .training_log import EpochProgress, SpeedMeter, VisualDLWriter, setup_logging
+from .training_log import (FILE_ONLY, CountProgress, EpochProgress, SpeedMeter, VisualDLWriter, run_separator,
+                           setup_logging)
 from .validation import Validator, build_test_loader, triplet_image, validation_configured
 
 logger = logging.getLogger("ppix2pix")
 
 FINAL_WEIGHTS = "netG.pdparams"
+DATA_CHECK_CACHE = "data_check.json"
+CHECK_DATA_MODES = ("fast", "full", "off")
 
 
 class Trainer:
-    """Train pix2pix from a resolved config; ``resume`` is a checkpoint path, 'auto' (latest in output_dir) or None."""
+    """Train pix2pix from a resolved config; ``resume`` is a checkpoint path, 'auto' (latest in output_dir) or None.
 
-    def __init__(self, cfg, resume=None):
-        self.cfg = cfg
+    ``check_data`` is the pre-flight check of the train and test images (:func:`ppix2pix.data.check.check_pairs`):
+    ``fast`` (headers and end markers), ``full`` (decode every file) or ``off``; bad files are handled as
+    ``dataset.<split>.bad_files`` says.
+    """
+
+    def __init__(self, cfg, resume=None, check_data="fast"):
+        if check_data not in CHECK_DATA_MODES:
+            raise ValueError(f"check_data must be one of {', '.join(CHECK_DATA_MODES)}, got {check_data!r}")
+        self.cfg, self.check_data = cfg, check_data
         self.rank, self.world_size = distributed.init_distributed()
         self.output_dir = cfg["output_dir"]
-        self.files = CheckpointFiles(self.output_dir, cfg["snapshot_config"]["keep_last"])
+        self.files = CheckpointFiles(self.output_dir, cfg["snapshot_config"]["keep_last"],
+                                     cfg["snapshot_config"]["weights_only"])
         validating = validation_configured(cfg)
         check_data_paths(cfg, ["train", "test"] if validating else ["train"])
         if self.rank == 0:
             self.files.make_folder()
         setup_logging(os.path.join(self.output_dir, "train.log") if self.rank == 0 else None, self.rank)
+        logger.info(run_separator(resume))
         logger.info(runtime_summary())
         logger.info(build.acceleration_summary())
         self.device = select_device(cfg["device"])
         resume_state = self.files.load_resume_state(resume, cfg)
         self._choose_seed(resume_state)
-        test_loader = self._build_loaders(validating)
+        self.validating = validating
+        test_loader = _logged(self._build_loaders, validating)
 
         seed_everything(cfg["seed"])
         self.model = Pix2PixModel(cfg, total_epochs=self.total_epochs)
@@ -99,7 +113,7 @@ class Trainer:
     def _build_loaders(self, validating):
         """Build the training loader and the run length; returns the test loader (None when not validating)."""
         cfg = self.cfg
-        self.train_loader = build_dataloader(cfg, "train", self.rank, self.world_size,
+        self.train_loader = build_dataloader(cfg, "train", self.rank, self.world_size, check=self._check_split,
                                              size_multiple=generator_size_multiple(cfg["model"]["generator"]))
         self.iters_per_epoch = len(self.train_loader)
         if self.iters_per_epoch == 0:
@@ -111,7 +125,30 @@ class Trainer:
         else:
             self.total_epochs = cfg["epochs"]
             self.total_iters = self.total_epochs * self.iters_per_epoch
-        return build_test_loader(cfg, validating, self.rank)
+        return build_test_loader(cfg, validating, self.rank, check=self._check_split)
+
+    def _check_split(self, dataset, split):
+        """The pre-flight check of one split's pairs (rank 0 checks, the others take its answer), then the split's
+        ``bad_files`` policy; the result is cached in ``output_dir/data_check.json``."""
+        if self.check_data == "off":
+            return
+        problems = self._find_bad_files(dataset, split) if self.rank == 0 else None
+        if self.world_size > 1 and split == "train":
+            problems = distributed.broadcast_object(problems)
+        apply_bad_files_policy(dataset, problems, split)
+
+    def _find_bad_files(self, dataset, split):
+        full, start = self.check_data == "full", time.perf_counter()
+        cache = CheckCache(os.path.join(self.output_dir, DATA_CHECK_CACHE))
+        fresh = sum(cache.get(pair, full) is None for pair in dataset.pairs)
+        label = f"checking dataset.{split} ({self.check_data})"
+        problems = check_pairs(dataset.pairs, full, ab=dataset.color_space != "lab", cache=cache,
+                               progress=lambda total: CountProgress(total, label))
+        cache.save()
+        logger.info("data check (%s) of dataset.%s: %d pairs in %.2f s (%d checked, %d unchanged since the last "
+                    "check): %s", self.check_data, split, len(dataset.pairs), time.perf_counter() - start, fresh,
+                    len(dataset.pairs) - fresh, f"{len(problems)} problem(s)" if problems else "no problems")
+        return problems
 
     def _restore(self, state):
         self.model.load_state_dict(state)
@@ -125,15 +162,33 @@ class Trainer:
                     self.total_epochs, self.iters_per_epoch, self.iteration, self.device)
         previous_handler = signal.signal(signal.SIGINT, self._on_interrupt)
         try:
-            while self.iteration < self.total_iters and not self._interrupted:
-                self._train_epoch()
-                if self.iteration % self.iters_per_epoch == 0 and not self._interrupted:
-                    self._end_epoch()
+            _logged(self._run_epochs)
         finally:
             signal.signal(signal.SIGINT, previous_handler)
             if self.vdl is not None:
                 self.vdl.close()
-        return self._finish()
+        return _logged(self._finish)
+
+    def _run_epochs(self):
+        """The epochs up to the end of training or Ctrl-C; an image that went bad stops them (see
+        :meth:`_stop_on_bad_image`)."""
+        try:
+            while self.iteration < self.total_iters and not self._interrupted:
+                self._train_epoch()
+                if self.iteration % self.iters_per_epoch == 0 and not self._interrupted:
+                    self._end_epoch()
+        except ImageError as error:
+            raise self._stop_on_bad_image(error) from None
+
+    def _stop_on_bad_image(self, error):
+        """A file that became unreadable after the pre-flight check, under ``bad_files: error``: save the last
+        completed iteration and return the one-line error that names the file and the fix."""
+        saved = ""
+        if self.iteration and self._saved_iteration != self.iteration:
+            saved = f"; checkpoint {self.save_checkpoint(f'iter_{self.iteration}')}"
+        section = self.cfg["dataset"]["train"]
+        return DataError(f"{error}; training stopped at iteration {self.iteration}{saved}. "
+                         f"{fix_hint(section, 'train').capitalize()}, then continue with --resume auto")
 
     def _train_epoch(self):
         """One pass over the training data (the rest of it when resumed mid-epoch): step, log, save."""
@@ -162,7 +217,8 @@ class Trainer:
         cfg = self.cfg
         finished_epoch = self.epoch + 1
         metrics = None
-        if self.validator.enabled and _due(finished_epoch, cfg["validate"]["interval"]):
+        last = self.iteration >= self.total_iters
+        if self.validator.enabled and (_due(finished_epoch, cfg["validate"]["interval"]) or last):
             metrics = self.validate()
         distributed.barrier(self.world_size)
         plateau_metric = metrics["l1"] if metrics else None
@@ -170,7 +226,7 @@ class Trainer:
             plateau_metric = distributed.broadcast_object(plateau_metric)
         self.model.step_schedulers(plateau_metric)
         self.epoch = finished_epoch
-        if _due(finished_epoch, cfg["snapshot_config"]["interval"]) or self.iteration >= self.total_iters:
+        if _due(finished_epoch, cfg["snapshot_config"]["interval"]) or last:
             self.save_checkpoint(f"epoch_{finished_epoch}")
 
     def _finish(self):
@@ -180,6 +236,8 @@ class Trainer:
             logger.warning("interrupted at iteration %d; checkpoint %s; continue with --resume auto",
                            self.iteration, path)
             raise KeyboardInterrupt
+        if self._validate_at_end():
+            self._saved_iteration = None  # the last checkpoint must hold this validation too
         if self._saved_iteration != self.iteration:  # ended mid-epoch: keep a checkpoint to extend the run from
             self.save_checkpoint(f"iter_{self.iteration}")
         if self.world_size > 1:
@@ -187,6 +245,15 @@ class Trainer:
         final = self.save_generator(FINAL_WEIGHTS)
         logger.info("training finished at iteration %d; generator weights: %s", self.iteration, final)
         return self.history
+
+    def _validate_at_end(self):
+        """Validate a run that ended mid-epoch (one that ends with an epoch validated in :meth:`_end_epoch`); returns
+        whether it did, the same on every rank (only rank 0 validates)."""
+        if not self.validating or self.iteration % self.iters_per_epoch == 0:
+            return False
+        if self.validator.enabled and not (self.history and self.history[-1]["iteration"] == self.iteration):
+            self.validate()
+        return True
 
     # ----- interruption and divergence -----
     def _on_interrupt(self, signum, frame):
@@ -283,6 +350,15 @@ class Trainer:
     def validate(self):
         """Evaluate, log, keep the result in the history and save the generator when it is the best so far."""
         return self.validator.validate(self.epoch, self.iteration)
+
+
+def _logged(function, *args):
+    """``function(*args)``; a user-facing error is also written to train.log (the CLI prints it on the console)."""
+    try:
+        return function(*args)
+    except (DataError, ImageError, TrainingError) as error:
+        logger.error("error: %s", error, extra=FILE_ONLY)
+        raise
 
 
 def _due(count, interval):

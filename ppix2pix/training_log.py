@@ -7,6 +7,11 @@ import time
 import numpy as np
 
 LOGGER_NAME = "ppix2pix"
+FILE_ONLY = {"file_only": True}  # ``extra=`` of a record for the log file alone (the console already shows it)
+
+
+def _not_file_only(record):
+    return not getattr(record, "file_only", False)
 
 
 def setup_logging(log_file=None, rank=0):
@@ -20,6 +25,7 @@ def setup_logging(log_file=None, rank=0):
     console = logging.StreamHandler(sys.stdout)
     console.setLevel(logging.INFO if rank == 0 else logging.WARNING)
     console.setFormatter(formatter)
+    console.addFilter(_not_file_only)
     logger.addHandler(console)
     if log_file:
         os.makedirs(os.path.dirname(os.path.abspath(log_file)), exist_ok=True)
@@ -28,6 +34,12 @@ def setup_logging(log_file=None, rank=0):
         logger.addHandler(file_handler)
     logger.propagate = False
     return logger
+
+
+def run_separator(resume=None):
+    """The line that opens each run in ``train.log``: '==== run started 2026-12-06 07:00:00, new run ===='."""
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    return f"==== run started {started}, {f'resume from {resume}' if resume else 'new run'} ===="
 
 
 def format_duration(seconds):
@@ -114,3 +126,16 @@ class EpochProgress:
         if done >= self.total:
             self.stream.write("\n")
         self.stream.flush()
+
+
+class CountProgress(EpochProgress):
+    """An :class:`EpochProgress` bar advanced by counts (``update(count)`` adds ``count`` items done)."""
+
+    def __init__(self, total, label, stream=None, enabled=True):
+        super().__init__(total, label, stream, enabled)
+        self.done = 0
+
+    def update(self, count):
+        """Add ``count`` finished items and redraw."""
+        self.done += count
+        super().update(self.done)

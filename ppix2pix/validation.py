@@ -25,19 +25,22 @@ BEST_WEIGHTS = "best_netG.pdparams"
 
 
 def validation_configured(cfg):
-    """Whether ``cfg`` asks for validation: a test split and a non-zero ``validate.interval``."""
+    """Whether ``cfg`` asks for validation: a test split and a non-zero ``validate.interval`` (the trainer then also
+    validates at the end of training, whatever the interval)."""
     section = cfg["dataset"]["test"]
     return bool(cfg["validate"]["interval"] and (section["dataroot"] or section["dataroot_a"]))
 
 
-def build_test_loader(cfg, validating, rank):
-    """The dataset.test loader on rank 0 when ``validating``; None otherwise (the other ranks never validate)."""
+def build_test_loader(cfg, validating, rank, check=None):
+    """The dataset.test loader on rank 0 when ``validating``; None otherwise (the other ranks never validate).
+    ``check`` as in :func:`~ppix2pix.data.loader.build_dataloader`."""
     if not validating:
         logger.info("validation is off (no dataset.test or validate.interval is 0)")
         return None
     if rank != 0:
         return None
-    return build_dataloader(cfg, "test", size_multiple=generator_size_multiple(cfg["model"]["generator"]))
+    return build_dataloader(cfg, "test", size_multiple=generator_size_multiple(cfg["model"]["generator"]),
+                            check=check)
 
 
 def _side_to_rgb(cfg, input_chw, side_chw):

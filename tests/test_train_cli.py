@@ -81,3 +81,43 @@ def test_two_cpu_processes_train_in_step(tmp_path, train_args):
     assert "weights identical on all 2 ranks" in rank0
     assert "training 6 iterations (3 epochs x 2)" in rank0  # 8 pairs, 2 ranks, batch 2
     assert load_checkpoint(str(tmp_path / "out" / "netG.pdparams"))["iteration"] == 6
+
+
+def _jpeg_pairs_with_a_truncated_last_file(folder, count=8):
+    """``count`` synthetic AB JPEGs in ``folder``; the last one is cut in half (as a broken download is)."""
+    paths = synthetic.write_ab_folder(str(folder), count, ext=".jpg")
+    data = open(paths[-1], "rb").read()
+    with open(paths[-1], "wb") as handle:
+        handle.write(data[:len(data) // 2])
+    return paths[-1]
+
+
+@pytest.fixture
+def truncated_args(tmp_path, tiny_overrides):
+    bad = _jpeg_pairs_with_a_truncated_last_file(tmp_path / "train")
+    args = ["-c", os.path.join(ROOT, "configs", "facades.yaml"), "-o", *tiny_overrides,
+            f"dataset.train.dataroot={tmp_path / 'train'}", "dataset.train.load_size=72", "dataset.train.crop_size=64",
+            "validate.interval=0", "total_iters=2", f"output_dir={tmp_path / 'out'}"]
+    return args, bad
+
+
+def test_a_truncated_jpeg_stops_training_before_its_first_iteration(tmp_path, truncated_args):
+    args, bad = truncated_args
+    result = _run(args)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert 1 <= len(lines) <= 3 and "Traceback" not in result.stderr, result.stderr
+    assert lines[0].startswith("error: ") and bad in lines[0] and "truncated" in lines[0]
+    assert "prepare_data.py check" in lines[0] and "bad_files: skip" in lines[0]
+    assert " iter 1/" not in result.stdout and not os.path.exists(tmp_path / "out" / "checkpoints" / "latest.pdparams")
+    log = (tmp_path / "out" / "train.log").read_text()
+    assert lines[0] in log
+
+
+def test_bad_files_skip_trains_without_the_truncated_pair_and_logs_it(tmp_path, truncated_args):
+    args, bad = truncated_args
+    result = _run([*args, "dataset.train.bad_files=skip"])
+    assert result.returncode == 0, result.stderr
+    log = (tmp_path / "out" / "train.log").read_text()
+    assert "dropped 1 pair with 1 bad file: " + bad in log
+    assert "(1 epochs x 7)" in log and "training finished at iteration 2" in log

@@ -17,6 +17,10 @@ def build_parser():
     parser.add_argument("--amp", action="store_true", help="mixed precision on GPU (same as -o amp=true)")
     parser.add_argument("--output-dir", help="output folder (same as -o output_dir=...)")
     parser.add_argument("--seed", type=int, help="random seed (same as -o seed=...)")
+    parser.add_argument("--check-data", choices=("fast", "full", "off"), default="fast",
+                        help="check the train and test images before the first iteration: fast (every file's header "
+                        "and end marker, default), full (decode every file) or off; results are cached in "
+                        "output_dir/data_check.json, bad files handled as dataset.*.bad_files says")
     return parser
 
 
@@ -32,7 +36,8 @@ def main(argv=None):
         overrides.append(f"output_dir={args.output_dir}")
     if args.seed is not None:
         overrides.append(f"seed={args.seed}")
-    return run_cli(lambda: Trainer(load_config(args.config, overrides), resume=args.resume).train())
+    return run_cli(lambda: Trainer(load_config(args.config, overrides), resume=args.resume,
+                                   check_data=args.check_data).train())
 
 
 if __name__ == "__main__":

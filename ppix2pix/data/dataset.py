@@ -15,6 +15,8 @@ Bad data, case by case (never a silent wrong pair):
   the count per folder (they are common and harmless, but a count makes a wrong folder visible).
 - a corrupt, empty or truncated image, an AB image of odd width, an A/B size mismatch, an image smaller than
   crop_size: :class:`ImageError` naming the file when the pair is read (also from DataLoader workers, see loader.py).
+  With ``bad_files: skip`` the pair is skipped instead (the next readable pair is returned, with one warning per
+  file); the trainer's pre-flight check (``data/check.py``) drops the pairs it finds bad before training starts.
 """
 import logging
 import os
@@ -130,6 +132,7 @@ class PairedDataset(paddle.io.Dataset):
     def __init__(self, section, model_cfg, train, seed=0, *, size_multiple):
         super().__init__()
         self.section, self.train, self.seed, self.epoch = section, train, int(seed or 0), 0
+        self._skipped = set()
         generator = model_cfg["generator"]
         self.color_space = section["color_space"]
         direction = normalize_direction(model_cfg["direction"])
@@ -160,6 +163,13 @@ class PairedDataset(paddle.io.Dataset):
             raise DataError("dataroot is not set: point it at a folder of AB images")
         return [(path, path) for path in list_images(section["dataroot"])]
 
+    def drop_pairs(self, paths):
+        """Remove the pairs that hold any of ``paths``; returns how many were removed."""
+        bad = set(paths)
+        kept = [pair for pair in self.pairs if not bad & set(pair)]
+        removed, self.pairs = len(self.pairs) - len(kept), kept
+        return removed
+
     def set_epoch(self, epoch):
         """Select the epoch whose random geometry ``__getitem__`` draws."""
         self.epoch = int(epoch)
@@ -180,6 +190,23 @@ class PairedDataset(paddle.io.Dataset):
         return image_a, image_b
 
     def __getitem__(self, index):
+        if self.section.get("bad_files") != "skip":
+            return self._item(index)
+        for offset in range(len(self.pairs)):
+            try:
+                return self._item((index + offset) % len(self.pairs))
+            except ImageError as error:
+                self._warn_skipped(error)
+        raise ImageError(f"no pair of the dataset can be read (bad_files: skip skipped all {len(self.pairs)})")
+
+    def _warn_skipped(self, error):
+        """One warning per unreadable file (per process: each DataLoader worker warns for itself)."""
+        message = str(error)
+        if message not in self._skipped:
+            self._skipped.add(message)
+            logger.warning("skipped a pair that cannot be read (bad_files: skip): %s", message)
+
+    def _item(self, index):
         path_a, path_b = self.pairs[index]
         image_a, image_b = self._read_sides(path_a, path_b)
         rng = np.random.default_rng([self.seed, self.epoch, index])

@@ -15,6 +15,8 @@ JPEG_SIGNATURE, PNG_SIGNATURE = b"\xff\xd8", b"\x89PNG\r\n\x1a\n"
 # (file signature, end marker) of the formats whose end can be checked; the marker is looked for near the end.
 END_MARKERS = ((JPEG_SIGNATURE, b"\xff\xd9"), (PNG_SIGNATURE, b"IEND"))
 END_MARKER_WINDOW = 1024
+# How the files of IMAGE_EXTENSIONS start: JPEG, PNG, BMP, TIFF (both byte orders), WebP (RIFF), PGM/PPM.
+IMAGE_SIGNATURES = (JPEG_SIGNATURE, PNG_SIGNATURE, b"BM", b"II*\x00", b"MM\x00*", b"RIFF", b"P2", b"P3", b"P5", b"P6")
 
 
 def is_image_file(path):

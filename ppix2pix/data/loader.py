@@ -1,9 +1,11 @@
 """Batches for training and validation: deterministic per-epoch shuffling, rank partitioning, mid-epoch start."""
 import itertools
+import threading
 
 import numpy as np
 import paddle
 
+from ..errors import DataError, ImageError
 from .dataset import PairedDataset
 
 
@@ -61,6 +63,8 @@ class PairedLoader:
 
     def __init__(self, dataset, sampler, num_workers):
         self.dataset, self.sampler, self.num_workers = dataset, sampler, num_workers
+        if num_workers:
+            _quiet_reader_thread()
         self.loader = paddle.io.DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers,
                                            prefetch_factor=PREFETCH_FACTOR,
                                            timeout=WORKER_TIMEOUT_S if num_workers else 0)
@@ -109,6 +113,21 @@ def _shut_down(batches):
         shutdown(WORKER_JOIN_S)
 
 
+def _quiet_reader_thread():
+    """Keep the traceback of a data error in Paddle's reader thread off the console: the loader raises the same
+    error in the calling thread (see :meth:`PairedLoader._reraise_data_error`). Other exceptions print as before."""
+    previous = threading.excepthook
+    if getattr(previous, "quiet_data_errors", False):
+        return
+
+    def hook(args):
+        if not (isinstance(args.exc_type, type) and issubclass(args.exc_type, (DataError, ImageError))):
+            previous(args)
+
+    hook.quiet_data_errors = True
+    threading.excepthook = hook
+
+
 def build_dataset(cfg, split, *, size_multiple):
     """The PairedDataset of ``cfg['dataset'][split]`` ('train' gets random augmentation), its sizes kept to
     multiples of ``size_multiple`` (see :class:`PairedDataset`)."""
@@ -116,10 +135,15 @@ def build_dataset(cfg, split, *, size_multiple):
                          size_multiple=size_multiple)
 
 
-def build_dataloader(cfg, split, rank=0, world_size=1, *, size_multiple):
-    """A :class:`PairedLoader` for a split; batches are dicts {A, B (N x C x H x W tensors), A_path, B_path}."""
+def build_dataloader(cfg, split, rank=0, world_size=1, *, size_multiple, check=None):
+    """A :class:`PairedLoader` for a split; batches are dicts {A, B (N x C x H x W tensors), A_path, B_path}.
+
+    ``check(dataset, split)`` (optional) runs before the batches are planned, so the pairs it drops are not counted.
+    """
     section = cfg["dataset"][split]
     dataset = build_dataset(cfg, split, size_multiple=size_multiple)
+    if check is not None:
+        check(dataset, split)
     shuffle = section["shuffle"] if section["shuffle"] is not None else split == "train"
     sampler = EpochBatchSampler(len(dataset), section["batch_size"], shuffle, cfg["seed"], rank, world_size)
     return PairedLoader(dataset, sampler, section["num_workers"])

@@ -294,9 +294,10 @@ def _poison_after(trainer, iteration, path):
     trainer.model.train_step = step
 
 
-def test_a_file_gone_bad_during_training_stops_it_with_a_checkpoint(tmp_path, data_dirs, tiny_overrides):
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_file_gone_bad_during_training_stops_it_with_a_checkpoint(tmp_path, data_dirs, tiny_overrides, workers):
     cfg = _config(tmp_path, data_dirs, tiny_overrides, "epochs=2", "validate.interval=0", "log_config.interval=1",
-                  "dataset.train.num_workers=1")  # in-process loading (0) hangs on a bad file: Paddle, see report
+                  f"dataset.train.num_workers={workers}")
     trainer = Trainer(cfg)
     bad = os.path.join(data_dirs[0], "004.png")
     _poison_after(trainer, 1, bad)

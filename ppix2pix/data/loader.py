@@ -4,6 +4,7 @@ import threading
 
 import numpy as np
 import paddle
+from paddle.io.dataloader.collate import default_collate_fn
 
 from ..errors import DataError, ImageError
 from .dataset import PairedDataset
@@ -56,18 +57,20 @@ PREFETCH_FACTOR = 2
 class PairedLoader:
     """A DataLoader over a :class:`PairedDataset` whose epoch (shuffle order and augmentation) is set explicitly.
 
-    With ``num_workers > 0`` an exception inside a worker reaches the main process only as Paddle's generic
-    "Blocking queue is killed" error; the loader then stops the workers and re-reads the batches that were in flight
-    here, in this process, so the real error (an :class:`ImageError` naming the file) is what the caller sees.
+    With ``num_workers = 0`` the batches are read here, in the calling thread (Paddle's single-process loader reads
+    them in a background thread, which dies on a data error and leaves the training loop waiting forever). With
+    ``num_workers > 0`` an exception inside a worker reaches the main process only as Paddle's generic "Blocking
+    queue is killed" error; the loader then stops the workers and re-reads the batches that were in flight here, so
+    the real error (an :class:`ImageError` naming the file) is what the caller sees.
     """
 
     def __init__(self, dataset, sampler, num_workers):
         self.dataset, self.sampler, self.num_workers = dataset, sampler, num_workers
+        self.loader = None
         if num_workers:
             _quiet_reader_thread()
-        self.loader = paddle.io.DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers,
-                                           prefetch_factor=PREFETCH_FACTOR,
-                                           timeout=WORKER_TIMEOUT_S if num_workers else 0)
+            self.loader = paddle.io.DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers,
+                                               prefetch_factor=PREFETCH_FACTOR, timeout=WORKER_TIMEOUT_S)
 
     def set_epoch(self, epoch, start_batch=0):
         """Prepare epoch ``epoch`` (0-based), starting at batch ``start_batch``."""
@@ -75,9 +78,11 @@ class PairedLoader:
         self.sampler.set_epoch(epoch, start_batch)
 
     def __iter__(self):
-        if not self.num_workers:
-            return iter(self.loader)
-        return self._iter_workers()
+        return self._iter_workers() if self.num_workers else self._iter_here()
+
+    def _iter_here(self):
+        for indices in self.sampler:
+            yield default_collate_fn([self.dataset[index] for index in indices])
 
     def _iter_workers(self):
         delivered, batches = 0, iter(self.loader)

@@ -82,7 +82,9 @@ class PairedLoader:
 
     def _iter_here(self):
         for indices in self.sampler:
-            yield default_collate_fn([self.dataset[index] for index in indices])
+            batch = default_collate_fn([self.dataset[index] for index in indices])
+            yield {key: paddle.to_tensor(value) if isinstance(value, np.ndarray) else value
+                   for key, value in batch.items()}
 
     def _iter_workers(self):
         delivered, batches = 0, iter(self.loader)

@@ -28,8 +28,8 @@ from .networks import generator_size_multiple
 from .pix2pix import LOSS_NAMES, Pix2PixModel
 from .rng import rng_state, seed_everything, set_rng_state, training_seed
 from .runtime import runtime_summary
-from .training_log import (FILE_ONLY, CountProgress, EpochProgress, SpeedMeter, VisualDLWriter, run_separator,
-                           setup_logging)
+from .training_log import (FILE_ONLY, CountProgress, EpochProgress, SpeedMeter, VisualDLWriter, counted,
+                           run_separator, setup_logging)
 from .validation import Validator, build_test_loader, triplet_image, validation_configured
 
 logger = logging.getLogger("ppix2pix")
@@ -158,8 +158,8 @@ class Trainer:
     # ----- the loop -----
     def train(self):
         """Run until the configured number of epochs/iterations; returns the validation history."""
-        logger.info("training %d iterations (%d epochs x %d) from iteration %d on %s", self.total_iters,
-                    self.total_epochs, self.iters_per_epoch, self.iteration, self.device)
+        logger.info("training %s (%s x %d) from iteration %d on %s", counted(self.total_iters, "iteration"),
+                    counted(self.total_epochs, "epoch"), self.iters_per_epoch, self.iteration, self.device)
         previous_handler = signal.signal(signal.SIGINT, self._on_interrupt)
         try:
             _logged(self._run_epochs)

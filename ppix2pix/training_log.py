@@ -42,6 +42,11 @@ def run_separator(resume=None):
     return f"==== run started {started}, {f'resume from {resume}' if resume else 'new run'} ===="
 
 
+def counted(number, noun):
+    """``1 epoch``, ``3 epochs``: a count with its noun in the right number."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def format_duration(seconds):
     """'1h02m03s' / '2m05s' / '7s'."""
     seconds = int(max(0, seconds))

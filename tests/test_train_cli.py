@@ -120,4 +120,4 @@ def test_bad_files_skip_trains_without_the_truncated_pair_and_logs_it(tmp_path, 
     assert result.returncode == 0, result.stderr
     log = (tmp_path / "out" / "train.log").read_text()
     assert "dropped 1 pair with 1 bad file: " + bad in log
-    assert "(1 epochs x 7)" in log and "training finished at iteration 2" in log
+    assert "(1 epoch x 7)" in log and "training finished at iteration 2" in log

@@ -39,11 +39,14 @@ class MetricAverager:
         self.sums, self.count = {name: 0.0 for name in METRIC_NAMES}, 0
 
     def add_batch(self, outputs, targets):
-        """Add an N x C x H x W batch."""
+        """Add an N x C x H x W batch; returns the N per-image ``{'l1', 'psnr', 'ssim'}``."""
+        scores = []
         for output, target in zip(np.asarray(outputs), np.asarray(targets)):
-            for name, value in image_metrics(output, target).items():
+            scores.append(image_metrics(output, target))
+            for name, value in scores[-1].items():
                 self.sums[name] += value
             self.count += 1
+        return scores
 
     def result(self):
         """{'l1', 'psnr', 'ssim', 'count'}."""

@@ -24,13 +24,15 @@ class Scorer:
         self.labels = SegmentationScores(palette) if palette else None
 
     def add(self, output, target, name):
+        """Score one output against its target; returns that image's ``{'l1', 'psnr', 'ssim'}``."""
         if output.shape[:2] != target.shape[:2]:
             raise CliError(f"{name}: output is {output.shape[1]}x{output.shape[0]} but the target is "
                            f"{target.shape[1]}x{target.shape[0]}; outputs must keep the target's size")
         output = to_channels(output, target.shape[2])
-        self.images.add_batch(to_model(output)[None], to_model(target)[None])
+        scores = self.images.add_batch(to_model(output)[None], to_model(target)[None])[0]
         if self.labels is not None:
             self.labels.add(to_channels(to_uint8(output), 3), to_channels(to_uint8(target), 3))
+        return scores
 
     def result(self):
         result = {"count": self.images.count, "metrics": self.images.result()}

@@ -1,4 +1,5 @@
 """tools/infer.py: folders, files and globs, AB pairs, outputs and index page, predictor, and user errors."""
+import json
 import os
 import re
 import subprocess
@@ -10,6 +11,7 @@ import paddle
 import pytest
 
 from ppix2pix.checkpoint import save_checkpoint
+from ppix2pix.cli.evaluate import main as evaluate_main
 from ppix2pix.cli.export import main as export_main
 from ppix2pix.cli.infer import main as infer_main
 from ppix2pix.config import load_config, save_config
@@ -295,3 +297,76 @@ def test_a_corrupt_first_image_does_not_decide_the_pair_detection(tmp_path, chec
     captured = capsys.readouterr()
     assert "AB pairs detected" in captured.out and "1 translated, 1 failed" in captured.out
     assert read_image(str(tmp_path / "out" / "1.png")).shape == (64, 64, 3)
+
+
+def _page_metrics(page):
+    """{image name: [l1, psnr, ssim] as shown} from a results page's rows."""
+    rows = re.findall(r">([^<>]+)</a></td>.*?((?:<td class='metric'>[^<]*</td>){3})</tr>", page)
+    return {name: re.findall(r"<td class='metric'>([^<]*)</td>", cells) for name, cells in rows}
+
+
+def test_ab_pairs_get_metrics_on_the_page_and_in_metrics_json(tmp_path, tiny_overrides, ab_folder, capsys):
+    from skimage.metrics import structural_similarity
+    checkpoint, _ = _checkpoint(str(tmp_path), tiny_overrides,
+                                ["model.direction=BtoA", "dataset.train.dataroot=data/facades/train"])
+    out = tmp_path / "out"
+    assert infer_main(["--checkpoint", checkpoint, "--input", ab_folder, "--output", str(out)]) == 0
+    result = json.loads((out / "metrics.json").read_text())
+    assert sorted(result["images"]) == sorted(os.listdir(ab_folder)) and result["count"] == 12
+    for name, scores in result["images"].items():  # independently, from the files on disk
+        output = read_image(str(out / name)).astype(np.float64)
+        target = read_image(os.path.join(ab_folder, name))[:, :64].astype(np.float64)  # BtoA: A is the target
+        assert scores["l1"] == pytest.approx(np.abs(output - target).mean() / 255 * 2, abs=1e-5)
+        psnr = 10 * np.log10(255 ** 2 / ((output - target) ** 2).mean())
+        assert scores["psnr"] == pytest.approx(psnr, abs=1e-4)
+        ssim = structural_similarity(target, output, data_range=255, channel_axis=2, win_size=7)
+        assert scores["ssim"] == pytest.approx(ssim, abs=1e-4)
+    for key in ("l1", "psnr", "ssim"):
+        assert result["metrics"][key] == pytest.approx(np.mean([s[key] for s in result["images"].values()]))
+    page = (out / "index.html").read_text()
+    assert "<h1>facades BtoA with generator.pdparams</h1>" in page  # the default title, from the stored config
+    mean = result["metrics"]
+    assert (f"mean over 12 images: L1 <b>{mean['l1']:.4f}</b> &middot; PSNR <b>{mean['psnr']:.2f}</b> dB "
+            f"&middot; SSIM <b>{mean['ssim']:.4f}</b>") in page
+    shown = _page_metrics(page)
+    assert shown == {name: [f"{s['l1']:.4f}", f"{s['psnr']:.2f}", f"{s['ssim']:.4f}"]
+                     for name, s in result["images"].items()}
+    assert f"PSNR {mean['psnr']:.2f} dB" in capsys.readouterr().out
+    evaluated = tmp_path / "eval.json"  # tools/eval.py scores the same files with the same numbers
+    assert evaluate_main(["--outputs", str(out), "--targets", ab_folder, "--target-side", "A",
+                          "--json", str(evaluated)]) == 0
+    assert json.loads(evaluated.read_text())["metrics"] == pytest.approx(mean)
+
+
+def test_plain_images_get_no_metrics_and_a_given_title(tmp_path, checkpoint):
+    _write(str(tmp_path / "in" / "a.png"), _random(32, 32))
+    out = tmp_path / "out"
+    assert infer_main(["--checkpoint", checkpoint, "--input", str(tmp_path / "in"), "--output", str(out),
+                       "--title", "labels -> facades <demo>"]) == 0
+    page = (out / "index.html").read_text()
+    assert "<h1>labels -&gt; facades &lt;demo&gt;</h1>" in page
+    assert "PSNR" not in page and "mean over" not in page and not (out / "metrics.json").exists()
+    assert not (out / "index_2.html").exists() and "next" not in page
+
+
+def test_many_images_are_paginated_with_lazy_thumbnails(tmp_path, checkpoint):
+    names = [f"{index:03d}.png" for index in range(120)]
+    for index, name in enumerate(names):
+        _write(str(tmp_path / "in" / name), _random(16, 16, seed=index))
+    out = tmp_path / "out"
+    assert infer_main(["--checkpoint", checkpoint, "--input", str(tmp_path / "in"), "--output", str(out),
+                       "--batch-size", "8"]) == 0
+    page, seen, visited = "index.html", [], []
+    while page:  # follow the next links from the first page, and check each previous link goes back
+        text = (out / page).read_text()
+        assert f"page {len(visited) + 1} of 3" in text
+        images = re.findall(r"<img [^>]*>", text)
+        assert images and all("loading='lazy'" in image for image in images)
+        seen += re.findall(r">(\d{3}\.png)</a>", text)
+        previous = re.findall(r"<a rel='prev' href='([^']+)'", text)
+        assert previous == ([visited[-1]] * 2 if visited else [])  # above and below the table
+        visited.append(page)
+        following = set(re.findall(r"<a rel='next' href='([^']+)'", text))
+        page = following.pop() if following else None
+    assert visited == ["index.html", "index_2.html", "index_3.html"]
+    assert seen == names

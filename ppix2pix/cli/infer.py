@@ -1,8 +1,10 @@
 """tools/infer.py: translate a folder, an image or a glob of images with a checkpoint (or an exported model).
 
 The checkpoint rebuilds its own generator from the config stored in it. Outputs keep the input's relative path and
-file name under ``--output``; ``index.html`` there shows input, output (and target) thumbnails. AB pair images (A
-left, B right) are split and the half the generator reads is taken by the checkpoint's direction.
+file name under ``--output``; ``index.html`` there (then ``index_2.html``, ... every 50 rows) shows input, output
+(and target) thumbnails under a one-line description of the task (``--title``). With targets (AB pairs) it also shows
+each image's L1, PSNR and SSIM and their mean, written to ``metrics.json`` too. AB pair images (A left, B right) are
+split and the half the generator reads is taken by the checkpoint's direction.
 """
 import argparse
 
@@ -37,6 +39,8 @@ def build_parser():
     parser.add_argument("--predictor", action="store_true",
                         help="run an exported model (--checkpoint DIR from tools/export.py) with Paddle Inference")
     parser.add_argument("--device", choices=("cpu", "gpu"), help="default: the GPU when there is one")
+    parser.add_argument("--title", help="one-line description of the task at the top of index.html (default: the "
+                                        "checkpoint's dataset folder and direction, and its file name)")
     add_fail_fast_argument(parser)
     return parser
 

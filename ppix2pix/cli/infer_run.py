@@ -1,4 +1,5 @@
 """The work of tools/infer.py (ppix2pix/cli/infer.py parses its arguments first): translate, write, index."""
+import json
 import os
 
 import numpy as np
@@ -10,10 +11,14 @@ from ..direction import input_and_target, input_side
 from ..errors import CliError
 from ..translator import Translator, group_by_size
 from .common import BAD_INPUT_ERRORS, BadInputs, Progress, checkpoint_generator, find_images
-from .html_index import INDEX_FILE, display_image, thumbnail_path, write_index, write_thumbnail
+from .evaluate import PROTOCOL
+from .evaluate_run import Scorer
+from .html_index import display_image, page_count, page_file, thumbnail_path, write_index, write_thumbnail
 
 SIXTEEN_BIT_EXTENSIONS = (".png", ".tif", ".tiff")
 SIDE_BY_SIDE_FOLDER = "side_by_side"
+METRICS_FILE = "metrics.json"
+SPLIT_FOLDERS = ("train", "val", "test")
 
 
 def load_translator(args, device):
@@ -101,7 +106,9 @@ def written_paths(items, output_dir, columns, side_by_side):
             yield os.path.join(output_dir, SIDE_BY_SIDE_FOLDER, relative)
         for role in columns:
             yield os.path.join(output_dir, thumbnail_path(relative, role))
-    yield os.path.join(output_dir, INDEX_FILE)
+    for number in range(1, page_count(len(items)) + 1):
+        yield os.path.join(output_dir, page_file(number))
+    yield os.path.join(output_dir, METRICS_FILE)
 
 
 def check_no_overwrite(items, output_dir, columns, side_by_side):
@@ -126,21 +133,65 @@ def infer(args):
     progress = Progress(len(items))
     bad_inputs = BadInputs(args.fail_fast, progress)
     records = bad_inputs.usable(items, lambda item: read_record(*item, pairs, direction))
-    rows = []
+    rows, scorer = [], Scorer(None) if "target" in columns else None
     for batch in group_by_size(records, args.batch_size, lambda record: record["input"].shape[:2]):
         outputs = translator.translate([record["input"] for record in batch])
         for record, output in zip(batch, outputs):
-            rows.append(write_results(args, record, output, translator.color_space))
+            rows.append(write_results(args, record, output, translator.color_space, scorer))
         progress.update(len(batch))
-    index = write_index(args.output, f"ppix2pix: {args.input}", columns, sorted(rows))
+    rows.sort(key=lambda row: row[0])
+    title = args.title or default_title(translator, args.checkpoint)
+    mean = write_metrics(args, title, rows, scorer)
+    index = write_index(args.output, title, columns, rows, header=f"{len(rows)} images from {args.input}, "
+                        f"translated by {args.checkpoint}", mean=mean)
     print(f"wrote {len(rows)} images to {args.output} (browse {index})")
+    if mean:
+        print(f"mean over {mean['count']} images: L1 {mean['l1']:.4f}, PSNR {mean['psnr']:.2f} dB, "
+              f"SSIM {mean['ssim']:.4f} (per image in {os.path.join(args.output, METRICS_FILE)})")
     return bad_inputs.summary(len(rows), "translated")
 
 
-def write_results(args, record, output, color_space):
-    """Save the output (and side-by-side image, thumbnails); return the index row."""
+def dataset_name(cfg):
+    """The training data's folder name from a config (``data/facades/train`` -> ``facades``), or None."""
+    section = cfg.get("dataset", {}).get("train") or {}
+    folder = section.get("dataroot") or section.get("dataroot_a")
+    if not folder:
+        return None
+    folder = os.path.normpath(folder)
+    if section.get("dataroot_a") and not section.get("dataroot"):
+        folder = os.path.dirname(folder)  # data/x/trainA -> data/x
+    if os.path.basename(folder) in SPLIT_FOLDERS:
+        folder = os.path.dirname(folder)
+    return os.path.basename(folder) or None
+
+
+def default_title(translator, checkpoint):
+    """The page's one-line task description when --title is not given: what the checkpoint's config says."""
+    cfg = translator.cfg
+    task = ("colorization (L -> ab)" if translator.color_space == "lab"
+            else cfg.get("model", {}).get("direction", "translation"))
+    name = dataset_name(cfg)
+    return f"{name + ' ' if name else ''}{task} with {os.path.basename(os.path.normpath(checkpoint))}"
+
+
+def write_metrics(args, title, rows, scorer):
+    """With targets, write OUTPUT/metrics.json (tools/eval.py's layout plus each image's scores); returns the mean
+    for the page, or None without targets (or without any image)."""
+    if scorer is None or not scorer.images.count:
+        return None
+    result = dict(scorer.result(), title=title, checkpoint=args.checkpoint, input=args.input, protocol=PROTOCOL,
+                  images={name: scores for name, _, _, scores in rows})
+    with open(os.path.join(args.output, METRICS_FILE), "w", encoding="utf-8") as handle:
+        json.dump(result, handle, indent=2)
+    return result["metrics"]
+
+
+def write_results(args, record, output, color_space, scorer):
+    """Save the output (and side-by-side image, thumbnails); score the written file against the target when there is
+    one; return the index row."""
     relative, source = record["relative"], record["input"]
-    save_output(os.path.join(args.output, relative), output, source)
+    path = os.path.join(args.output, relative)
+    save_output(path, output, source)
     if color_space == "lab":  # the network saw only the lightness; the original colours are the target
         panels = {"input": to_channels(to_unit_float(source), 1), "output": output, "target": source}
     else:
@@ -151,4 +202,7 @@ def write_results(args, record, output, color_space):
         strip = np.concatenate([display_image(panel) for panel in panels.values()], axis=1)
         write_image(os.path.join(args.output, SIDE_BY_SIDE_FOLDER, relative), strip)
     thumbnails = {role: write_thumbnail(args.output, relative, role, image) for role, image in panels.items()}
-    return relative, thumbnails, relative
+    scores = None
+    if scorer is not None and "target" in panels:  # the file as written: what tools/eval.py --outputs would score
+        scores = scorer.add(to_unit_float(read_image(path)), to_unit_float(panels["target"]), relative)
+    return relative, thumbnails, relative, scores

@@ -223,6 +223,7 @@ def test_colorization_checkpoint_colours_plain_images(tmp_path, tiny_overrides, 
     assert "colorization" in capsys.readouterr().out
     assert read_image(str(out / "photo.png")).shape == (48, 80, 3)
     assert read_image(str(out / "side_by_side" / "photo.png")).shape == (48, 3 * 80, 3)  # gray | output | original
+    assert list(json.loads((out / "metrics.json").read_text())["images"]) == ["photo.png"]  # scored on the original
     assert infer_main(["--checkpoint", checkpoint, "--input", str(tmp_path / "in"), "--output", str(out),
                        "--ab"]) == 2
 

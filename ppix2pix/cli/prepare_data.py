@@ -80,7 +80,7 @@ def _add_demo(commands):
                               epilog=f"training photos: {', '.join(demo.TRAIN_PHOTOS)}\n"
                                      f"test photos: {', '.join(demo.TEST_PHOTOS)}")
     sub.add_argument("--task", choices=tuple(demo.TASKS), default="gray2color",
-                     help="gray2color (default; direction BtoA), edges2photo or regions2photo (direction AtoB)")
+                     help="gray2color (default; direction BtoA) or edges2photo (direction AtoB)")
     sub.add_argument("--size", type=int, default=128, help="side of each A and B image (default 128)")
     sub.add_argument("--train-pairs", type=int, default=200, help="training pairs (default 200)")
     sub.add_argument("--test-pairs", type=int, default=20, help="test pairs (default 20)")

@@ -14,6 +14,7 @@ from ..data.prepare import (as_rgb8, check_extension, combine_images, edge_map, 
 from ..errors import CliError
 from .common import Progress, find_images
 
+DEMO_CONFIG = "configs/demo.yaml"
 
 
 def _write_all(items, staging, total):
@@ -109,14 +110,13 @@ def split(args):
 
 
 def _next_command(args):
-    config, folder = demo.CONFIGS[args.task]
     overrides = []
-    if os.path.normpath(args.out) != folder:
+    if os.path.normpath(args.out) != demo.DEFAULT_FOLDER:
         overrides += [f"dataset.train.dataroot={os.path.join(args.out, 'train')}",
                       f"dataset.test.dataroot={os.path.join(args.out, 'test')}"]
-    if args.task == "edges2photo":  # trained with the gray -> colour config, the other way round
+    if args.task != "gray2color":
         overrides.append(f"model.direction={demo.TASKS[args.task]}")
-    return f"python tools/train.py -c {config}" + (" -o " + " ".join(overrides) if overrides else "")
+    return f"python tools/train.py -c {DEMO_CONFIG}" + (" -o " + " ".join(overrides) if overrides else "")
 
 
 def build_demo(args):

@@ -4,9 +4,7 @@ Crops at several scales (30-100 % of the shorter side) with random flips; traini
 photos, test pairs from held-out photos, so test images are unseen. Tasks and layouts (AB image = A left | B right):
 
 - gray2color: A = colour photo, B = its gray version -> train gray -> colour with direction BtoA (configs/demo.yaml);
-- edges2photo: A = edge map, B = colour photo -> train edges -> photo with direction AtoB;
-- regions2photo: A = region map (superpixels in their mean colour), B = colour photo -> train regions -> photo with
-  direction AtoB (configs/demo_regions.yaml): labels -> photo, the paper's headline task, in miniature.
+- edges2photo: A = edge map, B = colour photo -> train edges -> photo with direction AtoB.
 """
 import importlib.util
 import json
@@ -17,20 +15,16 @@ import numpy as np
 
 from ..errors import DataError
 from .image_io import read_image
-from .prepare import as_rgb8, edge_map, gray_version, region_map, side_by_side
+from .prepare import as_rgb8, edge_map, gray_version, side_by_side
 
 TRAIN_PHOTOS = ("astronaut.png", "rocket.jpg", "motorcycle_left.png", "retina.jpg", "ihc.png",
                 "hubble_deep_field.jpg")
 TEST_PHOTOS = ("chelsea.png", "coffee.png")
-TASKS = {"gray2color": "BtoA", "edges2photo": "AtoB", "regions2photo": "AtoB"}
+TASKS = {"gray2color": "BtoA", "edges2photo": "AtoB"}
 LAYOUTS = {"gray2color": "A (left) = colour photo, B (right) = gray",
-           "edges2photo": "A (left) = edges, B (right) = photo",
-           "regions2photo": "A (left) = region map (superpixels in their mean colour), B (right) = photo"}
+           "edges2photo": "A (left) = edges, B (right) = photo"}
 MANIFEST = "demo.json"
 DEFAULT_FOLDER = os.path.join("data", "demo")  # where tools/prepare_data.py demo writes the set
-# task -> (the config that trains it, the data folder that config reads)
-CONFIGS = {"gray2color": ("configs/demo.yaml", DEFAULT_FOLDER), "edges2photo": ("configs/demo.yaml", DEFAULT_FOLDER),
-           "regions2photo": ("configs/demo_regions.yaml", os.path.join("data", "demo_regions"))}
 FORMAT = 1  # bump when the pairs a given set of parameters produces changes
 MIN_SCALE = 0.3  # crops span 30 % .. 100 % of the photo's shorter side
 MIN_CONTRAST = 10.0  # gray standard deviation below which a crop is redrawn (flat sky, black background)
@@ -74,8 +68,6 @@ def make_pair(task, photo):
     """The AB image of one photo crop for ``task`` (see the module docstring for the layouts)."""
     if task == "gray2color":
         return side_by_side(photo, gray_version(photo))
-    if task == "regions2photo":
-        return side_by_side(region_map(photo), photo)
     return side_by_side(edge_map(photo), photo)
 
 

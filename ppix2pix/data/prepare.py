@@ -35,16 +35,6 @@ def resize_and_center_crop(image, size):
     return image[top:top + size, left:left + size]
 
 
-def region_map(photo, regions=80):
-    """A label map of an RGB uint8 photo, as an RGB uint8 image: SLIC superpixels (about ``regions`` of them), each
-    filled with its mean colour. Like a facades or Cityscapes label map, it says what is where and in which colour,
-    but holds no texture, shading or fine edges; translating it back to the photo is labels -> photo in miniature."""
-    from skimage.color import label2rgb  # scikit-image loads lazily: only the demo set needs it
-    from skimage.segmentation import slic
-    labels = slic(photo, n_segments=regions, compactness=10, start_label=0)
-    return np.clip(np.rint(label2rgb(labels, photo, kind="avg", bg_label=-1)), 0, 255).astype(np.uint8)
-
-
 def edge_map(photo, sigma=0.33, min_pixels=10):
     """Thin dark edges on white (edges2shoes style) of an RGB uint8 photo, as an RGB uint8 image.
 

@@ -6,3 +6,4 @@ SIZE_MODES = ("pad", "resize")  # translator: how any image size reaches the gen
 NORM_TYPES = ("batch", "instance", "none")  # networks.norm
 FRAMEWORKS = ("pytorch", "paddlegan")  # interop.layouts: foreign weight layouts tools/convert.py reads
 EXPORT_INFO_FILE = "ppix2pix_export.yaml"  # exporter: what tools/export.py writes beside the model
+CHECK_DATA_MODES = ("fast", "full", "off")  # preflight: how tools/train.py checks the images before training

@@ -6,7 +6,8 @@ states and the config, and the data order/augmentation are functions of (seed, e
 continues exactly where the run stopped, mid-epoch included.
 
 The loop itself is here; the checkpoint files are :class:`~ppix2pix.checkpoint_files.CheckpointFiles`, validation is
-:class:`~ppix2pix.validation.Validator`, and the data-parallel and AMP set-up is in :mod:`ppix2pix.distributed`.
+:class:`~ppix2pix.validation.Validator`, the pre-flight data check :class:`~ppix2pix.preflight.DataPreflight`, and the
+data-parallel and AMP set-up is in :mod:`ppix2pix.distributed`.
 """
 import logging
 import math
@@ -21,22 +22,21 @@ from . import build, distributed
 from .checkpoint_files import CheckpointFiles
 from .config import check_data_paths, save_config
 from .data import build_dataloader
-from .data.check import CheckCache, apply_bad_files_policy, check_pairs, fix_hint
+from .data.check import fix_hint
 from .device import select_device
 from .errors import DataError, ImageError, TrainingError
 from .networks import generator_size_multiple
 from .pix2pix import LOSS_NAMES, Pix2PixModel
+from .preflight import DataPreflight
 from .rng import rng_state, seed_everything, set_rng_state, training_seed
 from .runtime import runtime_summary
-from .training_log import (FILE_ONLY, CountProgress, EpochProgress, SpeedMeter, VisualDLWriter, counted,
-                           run_separator, setup_logging)
+from .training_log import (FILE_ONLY, EpochProgress, SpeedMeter, VisualDLWriter, counted, run_separator,
+                           setup_logging)
 from .validation import Validator, build_test_loader, triplet_image, validation_configured
 
 logger = logging.getLogger("ppix2pix")
 
 FINAL_WEIGHTS = "netG.pdparams"
-DATA_CHECK_CACHE = "data_check.json"
-CHECK_DATA_MODES = ("fast", "full", "off")
 
 
 class Trainer:
@@ -48,11 +48,10 @@ class Trainer:
     """
 
     def __init__(self, cfg, resume=None, check_data="fast"):
-        if check_data not in CHECK_DATA_MODES:
-            raise ValueError(f"check_data must be one of {', '.join(CHECK_DATA_MODES)}, got {check_data!r}")
-        self.cfg, self.check_data = cfg, check_data
+        self.cfg = cfg
         self.rank, self.world_size = distributed.init_distributed()
         self.output_dir = cfg["output_dir"]
+        self.preflight = DataPreflight(check_data, self.output_dir, self.rank, self.world_size)
         self.files = CheckpointFiles(self.output_dir, cfg["snapshot_config"]["keep_last"],
                                      cfg["snapshot_config"]["weights_only"])
         validating = validation_configured(cfg)
@@ -113,7 +112,7 @@ class Trainer:
     def _build_loaders(self, validating):
         """Build the training loader and the run length; returns the test loader (None when not validating)."""
         cfg = self.cfg
-        self.train_loader = build_dataloader(cfg, "train", self.rank, self.world_size, check=self._check_split,
+        self.train_loader = build_dataloader(cfg, "train", self.rank, self.world_size, check=self.preflight,
                                              size_multiple=generator_size_multiple(cfg["model"]["generator"]))
         self.iters_per_epoch = len(self.train_loader)
         if self.iters_per_epoch == 0:
@@ -125,30 +124,7 @@ class Trainer:
         else:
             self.total_epochs = cfg["epochs"]
             self.total_iters = self.total_epochs * self.iters_per_epoch
-        return build_test_loader(cfg, validating, self.rank, check=self._check_split)
-
-    def _check_split(self, dataset, split):
-        """The pre-flight check of one split's pairs (rank 0 checks, the others take its answer), then the split's
-        ``bad_files`` policy; the result is cached in ``output_dir/data_check.json``."""
-        if self.check_data == "off":
-            return
-        problems = self._find_bad_files(dataset, split) if self.rank == 0 else None
-        if self.world_size > 1 and split == "train":
-            problems = distributed.broadcast_object(problems)
-        apply_bad_files_policy(dataset, problems, split)
-
-    def _find_bad_files(self, dataset, split):
-        full, start = self.check_data == "full", time.perf_counter()
-        cache = CheckCache(os.path.join(self.output_dir, DATA_CHECK_CACHE))
-        fresh = sum(cache.get(pair, full) is None for pair in dataset.pairs)
-        label = f"checking dataset.{split} ({self.check_data})"
-        problems = check_pairs(dataset.pairs, full, ab=dataset.color_space != "lab", cache=cache,
-                               progress=lambda total: CountProgress(total, label))
-        cache.save()
-        logger.info("data check (%s) of dataset.%s: %d pairs in %.2f s (%d checked, %d unchanged since the last "
-                    "check): %s", self.check_data, split, len(dataset.pairs), time.perf_counter() - start, fresh,
-                    len(dataset.pairs) - fresh, f"{len(problems)} problem(s)" if problems else "no problems")
-        return problems
+        return build_test_loader(cfg, validating, self.rank, check=self.preflight)
 
     def _restore(self, state):
         self.model.load_state_dict(state)

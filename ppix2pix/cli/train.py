@@ -2,6 +2,7 @@
 import argparse
 import sys
 
+from ..choices import CHECK_DATA_MODES
 from .common import add_override_argument, flat_overrides, run_cli
 
 
@@ -17,7 +18,7 @@ def build_parser():
     parser.add_argument("--amp", action="store_true", help="mixed precision on GPU (same as -o amp=true)")
     parser.add_argument("--output-dir", help="output folder (same as -o output_dir=...)")
     parser.add_argument("--seed", type=int, help="random seed (same as -o seed=...)")
-    parser.add_argument("--check-data", choices=("fast", "full", "off"), default="fast",
+    parser.add_argument("--check-data", choices=CHECK_DATA_MODES, default="fast",
                         help="check the train and test images before the first iteration: fast (every file's header "
                         "and end marker, default), full (decode every file) or off; results are cached in "
                         "output_dir/data_check.json, bad files handled as dataset.*.bad_files says")

@@ -38,11 +38,11 @@ class DataPreflight:
     def _find_bad_files(self, dataset, split):
         full, start = self.mode == "full", time.perf_counter()
         cache = CheckCache(os.path.join(self.output_dir, DATA_CHECK_CACHE))
-        fresh = sum(cache.get(pair, full) is None for pair in dataset.pairs)
         label = f"checking dataset.{split} ({self.mode})"
         problems = check_pairs(dataset.pairs, full, ab=dataset.color_space != "lab", cache=cache,
                                progress=lambda total: CountProgress(total, label))
         cache.save()
+        fresh = cache.misses
         logger.info("data check (%s) of dataset.%s: %d pairs in %.2f s (%d checked, %d unchanged since the last "
                     "check): %s", self.mode, split, len(dataset.pairs), time.perf_counter() - start, fresh,
                     len(dataset.pairs) - fresh, f"{len(problems)} problem(s)" if problems else "no problems")

@@ -11,6 +11,7 @@ import os
 from collections import Counter
 
 from ..errors import DataError, ImageError
+from ..training_log import counted
 from .dataset import group_by_stem, image_files
 from .image_io import END_MARKER_WINDOW, IMAGE_SIGNATURES, end_marker_missing, read_image
 
@@ -139,12 +140,13 @@ def _fast_problems(path_a, path_b, ab):
 
 class CheckCache:
     """Results of :func:`check_pairs` kept in a JSON file, each valid while its files keep their size and mtime; a
-    full check's result also answers a fast one. A missing or damaged file is an empty cache."""
+    full check's result also answers a fast one. A missing or damaged file is an empty cache. ``misses`` counts the
+    pairs it could not answer (those checked afresh)."""
 
     VERSION = 1
 
     def __init__(self, path):
-        self.path, self.entries = path, {}
+        self.path, self.entries, self.misses = path, {}, 0
         try:
             with open(path, encoding="utf-8") as handle:
                 saved = json.load(handle)
@@ -168,6 +170,7 @@ class CheckCache:
         """The cached problems of ``pair`` (a list), or None when unknown, changed or only fast-checked for ``full``."""
         entry = self.entries.get(self._key(pair))
         if not isinstance(entry, dict) or entry.get("stamps") != self._stamps(pair) or (full and not entry["full"]):
+            self.misses += 1
             return None
         return [tuple(problem) for problem in entry["problems"]]
 
@@ -243,11 +246,11 @@ def apply_bad_files_policy(dataset, problems, split):
     section = dataset.section
     if section["bad_files"] != "skip":
         named, count = _describe(problems, SHOWN_BAD_FILES)
-        raise DataError(f"dataset.{split}: {count} bad image file{'s' if count > 1 else ''} found before training: "
+        raise DataError(f"dataset.{split}: {counted(count, 'bad image file')} found before training: "
                         f"{named}; {fix_hint(section, split, count)}")
     dropped = dataset.drop_pairs({path for path, _, _ in problems})
     named, count = _describe(problems)
-    logger.warning("dataset.%s.bad_files is skip: dropped %d pair%s with %d bad file%s: %s", split, dropped,
-                   "s" if dropped != 1 else "", count, "s" if count != 1 else "", named)
+    logger.warning("dataset.%s.bad_files is skip: dropped %s with %s: %s", split, counted(dropped, "pair"),
+                   counted(count, "bad file"), named)
     if not dataset.pairs:
         raise DataError(f"dataset.{split}: every pair has a bad file ({named}), so none is left to train on")

@@ -7,3 +7,6 @@ NORM_TYPES = ("batch", "instance", "none")  # networks.norm
 FRAMEWORKS = ("pytorch", "paddlegan")  # interop.layouts: foreign weight layouts tools/convert.py reads
 EXPORT_INFO_FILE = "ppix2pix_export.yaml"  # exporter: what tools/export.py writes beside the model
 CHECK_DATA_MODES = ("fast", "full", "off")  # preflight: how tools/train.py checks the images before training
+# video: the files tools/infer.py reads as videos, and the codec (fourcc) it writes for each output extension
+VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG", ".webm": "VP80"}
+VIDEO_EXTENSIONS = (*VIDEO_CODECS, ".mpg", ".mpeg", ".wmv", ".flv")

@@ -30,6 +30,10 @@ class ImageError(ValueError):
     """An image file that cannot be used; the message names the file."""
 
 
+class VideoError(ValueError):
+    """A video file that cannot be read or written; the message names the file."""
+
+
 class DeviceError(ValueError):
     """The requested device is not available; the message says what to install or choose instead."""
 

@@ -8,11 +8,11 @@ import sys
 import time
 
 from ..errors import (CheckpointError, CliError, ConfigError, DataError, DeviceError, ExportError, ImageError,
-                      TrainingError)
+                      TrainingError, VideoError)
 from ..training_log import format_duration
 
-USER_ERRORS = (CliError, ConfigError, CheckpointError, DataError, ImageError, ExportError, DeviceError, TrainingError,
-               OSError)
+USER_ERRORS = (CliError, ConfigError, CheckpointError, DataError, ImageError, VideoError, ExportError, DeviceError,
+               TrainingError, OSError)
 # Problems of one input file (unreadable, corrupt, truncated, odd-width AB image): infer and eval skip the file.
 BAD_INPUT_ERRORS = (ImageError, DataError)
 EXIT_SOME_FAILED = 1
@@ -128,10 +128,12 @@ def find_images(spec, exclude=None):
 
 
 class Progress:
-    """Prints 'done/total images, rate, ETA' at most every ``interval`` seconds and once at the end."""
+    """Prints 'done/total images, rate, ETA' at most every ``interval`` seconds and once at the end (``unit`` and
+    ``rate_unit`` name what is counted: ``"frames", "fps"`` for a video)."""
 
-    def __init__(self, total, interval=2.0, stream=None):
+    def __init__(self, total, interval=2.0, stream=None, unit="images", rate_unit="img/s"):
         self.total, self.interval, self.stream = total, interval, stream or sys.stdout
+        self.unit, self.rate_unit = unit, rate_unit
         self.done, self.start, self.last = 0, time.perf_counter(), None
 
     def update(self, count):
@@ -141,10 +143,10 @@ class Progress:
             return
         first, self.last = self.last is None, now
         if first and self.done < self.total:  # no rate yet: it would be measured over microseconds
-            print(f"  {self.done}/{self.total} images", file=self.stream, flush=True)
+            print(f"  {self.done}/{self.total} {self.unit}", file=self.stream, flush=True)
             return
         elapsed = max(now - self.start, 1e-9)
         rate = self.done / elapsed
         eta = (self.total - self.done) / rate if rate > 0 else 0.0
-        print(f"  {self.done}/{self.total} images  {rate:.2f} img/s  elapsed {format_duration(elapsed)}  "
-              f"ETA {format_duration(eta)}", file=self.stream, flush=True)
+        print(f"  {self.done}/{self.total} {self.unit}  {rate:.2f} {self.rate_unit}  "
+              f"elapsed {format_duration(elapsed)}  ETA {format_duration(eta)}", file=self.stream, flush=True)

@@ -5,10 +5,13 @@ file name under ``--output``; ``index.html`` there (then ``index_2.html``, ... e
 (and target) thumbnails under a one-line description of the task (``--title``). With targets (AB pairs) it also shows
 each image's L1, PSNR and SSIM and their mean, written to ``metrics.json`` too. AB pair images (A left, B right) are
 split and the half the generator reads is taken by the checkpoint's direction.
+
+A video file (``--input clip.mp4 --output out.mp4``) is translated frame by frame into a video of the same frame rate
+and size (ppix2pix/video.py).
 """
 import argparse
 
-from ..choices import SIZE_MODES, TEST_MODES
+from ..choices import SIZE_MODES, TEST_MODES, VIDEO_EXTENSIONS
 from .common import add_fail_fast_argument, run_cli
 
 
@@ -21,8 +24,10 @@ def build_parser():
                "depends on the other images of its batch.")
     parser.add_argument("--checkpoint", required=True,
                         help="checkpoint file (or, with --predictor, a folder written by tools/export.py)")
-    parser.add_argument("--input", required=True, help="image folder (searched recursively), image file or glob")
-    parser.add_argument("--output", required=True, help="folder for the results (created)")
+    parser.add_argument("--input", required=True, help="image folder (searched recursively), image file or glob; "
+                                                        "or a video file (" + ", ".join(VIDEO_EXTENSIONS) + ")")
+    parser.add_argument("--output", required=True, help="folder for the results (created); for a video input, the "
+                                                         "output video file (its extension picks the codec)")
     parser.add_argument("--config", help="training config, only for weights-only checkpoints without one")
     parser.add_argument("--size-mode", choices=SIZE_MODES, default="pad",
                         help="bring any size to the generator's multiple by reflect padding (default) or resizing")
@@ -35,7 +40,8 @@ def build_parser():
                        help="inputs are AB pair images (default: detected: images twice as wide as tall)")
     pairs.add_argument("--no-ab", dest="ab", action="store_false", help="inputs are plain images")
     parser.add_argument("--side-by-side", action="store_true",
-                        help="also write input | output | target images under OUTPUT/side_by_side/")
+                        help="also write input | output | target images under OUTPUT/side_by_side/ (a video: "
+                             "input | output frames, twice as wide)")
     parser.add_argument("--predictor", action="store_true",
                         help="run an exported model (--checkpoint DIR from tools/export.py) with Paddle Inference")
     parser.add_argument("--device", choices=("cpu", "gpu"), help="default: the GPU when there is one")
@@ -49,8 +55,12 @@ def main(argv=None):
     """Entry point of tools/infer.py and ppix2pix-infer; returns the exit code: 0, 1 when some inputs could not be
     translated (the others were), 2 on a user error (or at the first bad input with --fail-fast)."""
     args = build_parser().parse_args(argv)
-    from .infer_run import infer  # Paddle loads here, once the arguments are parsed
-    return run_cli(infer, args)
+    # Paddle loads here, once the arguments are parsed
+    if args.input.lower().endswith(VIDEO_EXTENSIONS) or args.output.lower().endswith(VIDEO_EXTENSIONS):
+        from .infer_video import infer_video as work
+    else:
+        from .infer_run import infer as work
+    return run_cli(work, args)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.9",
     packages=find_packages(include=["ppix2pix", "ppix2pix.*"]),
+    package_data={"ppix2pix.cli": ["demo_page.html"]},
     install_requires=[
         "numpy>=1.21",
         "opencv-python-headless>=4.5",
@@ -37,6 +38,8 @@ setup(
         "gpu": ["paddlepaddle-gpu>=3.0"],
         "onnx": ["paddle2onnx>=1.2", "onnxruntime>=1.16"],
         "test": ["pytest>=7"],
+        # The demo itself needs only the standard library; its test drives the page in the system's Chromium.
+        "demo": ["playwright>=1.40"],
     },
     entry_points={
         "console_scripts": [
@@ -46,6 +49,7 @@ setup(
             "ppix2pix-export=ppix2pix.cli.export:main",
             "ppix2pix-convert=ppix2pix.cli.convert:main",
             "ppix2pix-prepare-data=ppix2pix.cli.prepare_data:main",
+            "ppix2pix-demo=ppix2pix.cli.demo:main",
         ],
     },
 )

@@ -142,6 +142,16 @@ def load_palette(path):
         raise ValueError(f"palette file {path}: {error}") from None
 
 
+BUILT_IN_PALETTES = {"facades": facades_palette, "cityscapes": cityscapes_palette}
+
+
+def named_palette(spec):
+    """A built-in palette by name (:data:`BUILT_IN_PALETTES`) or a palette file (:func:`load_palette`)."""
+    if spec in BUILT_IN_PALETTES:
+        return BUILT_IN_PALETTES[spec]()
+    return load_palette(spec)
+
+
 class SegmentationScores:
     """Confusion matrix over a dataset and the FCN-score metrics of the pix2pix paper.
 

@@ -22,6 +22,31 @@ def tiny_overrides():
     return list(TINY_MODEL)
 
 
+def make_tiny_checkpoint(path, overrides=()):
+    """Write a freshly initialized tiny generator (seed 0) with its config to ``path`` (overrides applied after
+    :data:`TINY_MODEL`); returns ``path``."""
+    import paddle
+
+    from ppix2pix.checkpoint import save_checkpoint
+    from ppix2pix.config import load_config
+    from ppix2pix.pix2pix import Pix2PixModel
+    paddle.seed(0)
+    cfg = load_config(None, TINY_MODEL + list(overrides))
+    save_checkpoint({"netG": Pix2PixModel(cfg, is_train=False).netG.state_dict(), "config": cfg}, str(path))
+    return str(path)
+
+
+@pytest.fixture
+def tiny_checkpoint(tmp_path):
+    """``tiny_checkpoint(*overrides)``: :func:`make_tiny_checkpoint` into ``tmp_path``."""
+    made = []
+
+    def make(*overrides):
+        made.append(make_tiny_checkpoint(tmp_path / f"tiny_{len(made)}.pdparams", overrides))
+        return made[-1]
+    return make
+
+
 @pytest.fixture
 def ab_folder(tmp_path):
     """A folder of 12 synthetic 64x64 AB pairs (A = photo, B = labels, as in facades)."""

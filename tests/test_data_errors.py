@@ -143,3 +143,14 @@ def _with_exif_thumbnail(jpeg):
 ])
 def test_ends_early_tells_cut_files_from_appended_data(name, data, early):
     assert ends_early(data) is early
+
+
+def test_header_size_reads_the_size_without_the_pixels_and_png_bytes_round_trip():
+    from ppix2pix.data.image_io import decode_image, encode_png, header_size
+    image = noise(30, 50)
+    data = encode_png(image)
+    assert header_size(data, "a.png") == (50, 30)
+    assert header_size(data[:64], "a.png") == (50, 30)  # the header alone is enough
+    np.testing.assert_array_equal(decode_image(data, "a.png"), image)
+    with pytest.raises(ImageError, match="notes.txt is not an image"):
+        header_size(b"plain text", "notes.txt")

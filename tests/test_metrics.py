@@ -125,3 +125,14 @@ def test_facades_palette_maps_its_colours_and_jpeg_noise_to_its_classes():
     np.testing.assert_array_equal(palette.labels(colors)[0], np.arange(12))
     noisy = np.clip(colors.astype(int) + np.random.default_rng(0).integers(-12, 13, colors.shape), 0, 255)
     np.testing.assert_array_equal(palette.labels(noisy.astype(np.uint8))[0], np.arange(12))
+
+
+def test_a_palette_is_named_by_a_built_in_name_or_a_file(tmp_path):
+    from ppix2pix.metrics import named_palette
+    assert named_palette("facades").names[0] == "label_1"
+    assert named_palette("cityscapes").names[0] == "road"
+    path = tmp_path / "facades"  # a file is read only when the name is not a built-in one
+    path.write_text("classes: {sky: [0, 0, 255]}\n")
+    assert named_palette(str(path)).names == ["sky"]
+    with pytest.raises(ValueError, match="cannot read palette file nope"):
+        named_palette("nope")

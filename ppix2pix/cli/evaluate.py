@@ -10,7 +10,7 @@ Two ways in:
 
 Protocol: L1 is the mean absolute error on the [-1, 1] scale; PSNR (data range 255, capped at 100 dB) and SSIM
 (scikit-image, 7x7 window) on 8-bit images; all averaged over images (see :mod:`ppix2pix.metrics`). Colorization
-models are scored on the recombined RGB images. ``--palette cityscapes|FILE`` adds, for photo -> labels, per-pixel
+models are scored on the recombined RGB images. ``--palette cityscapes|facades|FILE`` adds, for photo -> labels, per-pixel
 accuracy, per-class accuracy and class IoU: each pixel takes the class of its nearest palette colour, ground-truth
 void pixels are ignored, and the confusion matrix is accumulated over the whole set (the pix2pix paper's FCN-score
 definitions).
@@ -46,7 +46,7 @@ def build_parser():
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--save-dir", help="also write the generated images here (--checkpoint only)")
     parser.add_argument("--device", choices=("cpu", "gpu"))
-    parser.add_argument("--palette", help="score label maps: 'cityscapes' or a palette file (YAML/JSON: "
+    parser.add_argument("--palette", help="score label maps: 'cityscapes', 'facades' or a palette file (YAML/JSON: "
                                           "classes: {name: [r, g, b]}, void: [[r, g, b], ...])")
     parser.add_argument("--json", help="where to write the results (default: metrics.json in --outputs or "
                                        "--save-dir, else <checkpoint>_eval.json)")

@@ -11,7 +11,7 @@ from ..data.loader import build_dataset
 from ..device import select_device
 from ..direction import input_and_target, input_side
 from ..errors import CliError
-from ..metrics import MetricAverager, SegmentationScores, cityscapes_palette, load_palette
+from ..metrics import MetricAverager, SegmentationScores, named_palette
 from ..translator import Translator, group_by_size
 from .common import BadInputs, Progress, checkpoint_generator, find_images, flat_overrides
 
@@ -44,10 +44,8 @@ class Scorer:
 def load_scoring_palette(spec):
     if not spec:
         return None
-    if spec == "cityscapes":
-        return cityscapes_palette()
     try:
-        return load_palette(spec)
+        return named_palette(spec)
     except ValueError as error:
         raise CliError(str(error)) from None
 

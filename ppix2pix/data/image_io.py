@@ -3,6 +3,7 @@
 Images are handled as H x W x C numpy arrays in RGB (or single-channel) order. The networks see C x H x W float32
 in [-1, 1]; 8-bit and 16-bit files are both scaled by their type's maximum.
 """
+import io
 import os
 
 import cv2
@@ -87,22 +88,47 @@ def read_image(path):
             data = handle.read()
     except OSError as error:
         raise ImageError(f"cannot read image {path}: {error.strerror}") from None
+    return decode_image(data, path)
+
+
+def decode_image(data, name):
+    """:func:`read_image` on bytes already read; ``name`` (a path, or e.g. 'the upload') names them in errors."""
     if not data:
-        raise ImageError(f"image {path} is an empty file")
+        raise ImageError(f"image {name} is an empty file")
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None or image.size == 0:
-        raise ImageError(f"image {path} is corrupt or not an image format OpenCV can decode")
+        raise ImageError(f"image {name} is corrupt or not an image format OpenCV can decode")
     if ends_early(data):
         kind = "JPEG" if data.startswith(JPEG_SIGNATURE) else "PNG"
-        raise ImageError(f"image {path} is a truncated {kind} (it ends before its end-of-image marker); "
+        raise ImageError(f"image {name} is a truncated {kind} (it ends before its end-of-image marker); "
                          f"re-export or remove it")
     if image.dtype not in (np.uint8, np.uint16):
-        raise ImageError(f"image {path} has pixel type {image.dtype}; ppix2pix reads 8-bit and 16-bit images")
+        raise ImageError(f"image {name} has pixel type {image.dtype}; ppix2pix reads 8-bit and 16-bit images")
     if image.ndim == 2:
         return image[:, :, None]
     if image.shape[2] == 4:
         image = image[:, :, :3]
     return np.ascontiguousarray(image[:, :, ::-1]) if image.shape[2] == 3 else image[:, :, :1]
+
+
+def header_size(data, name):
+    """(width, height) of encoded image bytes from the file header alone, without decoding the pixels: lets a
+    caller refuse images too large to decode. Raises :class:`ImageError` when the header is not an image's."""
+    import warnings
+
+    from PIL import Image
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                return image.size
+    except Image.DecompressionBombError as error:
+        raise ImageError(f"image {name} is far too large: {error}") from None
+    except Image.UnidentifiedImageError:
+        raise ImageError(f"{name} is not an image in a format ppix2pix reads "
+                         f"({', '.join(IMAGE_EXTENSIONS)})") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ImageError(f"{name} has a damaged image header ({error})") from None
 
 
 def to_unit_float(image):
@@ -143,13 +169,26 @@ def to_uint8(image01):
     return (np.clip(image01, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
-def write_image(path, image):
-    """Write an H x W x C RGB (or 1-channel) image, float in [0, 1] or uint8/uint16, creating folders."""
+def _opencv_order(image):
+    """An H x W x C RGB (or 1-channel) image, float in [0, 1] or uint8/uint16, as OpenCV writes it (BGR)."""
     if image.dtype not in (np.uint8, np.uint16):
         image = to_uint8(image)
     if image.ndim == 3 and image.shape[2] == 3:
         image = image[:, :, ::-1]
+    return np.ascontiguousarray(image)
+
+
+def write_image(path, image):
+    """Write an H x W x C RGB (or 1-channel) image, float in [0, 1] or uint8/uint16, creating folders."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    if not cv2.imwrite(path, np.ascontiguousarray(image)):
+    if not cv2.imwrite(path, _opencv_order(image)):
         raise ImageError(f"cannot write image {path} (unknown extension or unwritable folder)")
+
+
+def encode_png(image):
+    """PNG bytes of an image as :func:`write_image` takes it."""
+    done, data = cv2.imencode(".png", _opencv_order(image))
+    if not done:
+        raise ImageError(f"cannot encode a {image.shape} {image.dtype} image as PNG")
+    return data.tobytes()

@@ -37,9 +37,9 @@ setup(
         "cpu": ["paddlepaddle>=3.0"],
         "gpu": ["paddlepaddle-gpu>=3.0"],
         "onnx": ["paddle2onnx>=1.2", "onnxruntime>=1.16"],
-        "test": ["pytest>=7"],
-        # The demo itself needs only the standard library; its test drives the page in the system's Chromium.
-        "demo": ["playwright>=1.40"],
+        # The tests also exercise ONNX export and drive the demo page in the system's Chromium (Playwright downloads
+        # no browser); the demo itself needs only the standard library.
+        "test": ["pytest>=7", "playwright>=1.40", "paddle2onnx>=1.2", "onnxruntime>=1.16"],
     },
     entry_points={
         "console_scripts": [

@@ -2,7 +2,7 @@
 
     python docs/make_demo_screenshot.py --checkpoint output/facades/netG.pdparams docs/demo.png
 
-Needs Playwright (pip install -e ".[demo]") and the system's chromium. The server runs in this process on a free
+Needs Playwright (pip install -e ".[test]") and the system's chromium. The server runs in this process on a free
 port; the drawing is made with mouse strokes, as a user would. The PNG is reduced to 256 colours to stay small.
 """
 import argparse

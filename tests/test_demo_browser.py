@@ -1,6 +1,6 @@
 """tools/demo.py in a real headless browser: the system's Chromium, driven by Playwright (no browser download).
 
-Skipped when Playwright (pip install -e ".[demo]") or a chromium executable is missing; .ci/run installs both.
+Skipped when Playwright (pip install -e ".[test]") or a chromium executable is missing; .ci/run installs both.
 """
 import os
 import re

@@ -20,5 +20,6 @@ echo "== training (configs/demo.yaml)"
 python "$ROOT/tools/train.py" -c "$ROOT/configs/demo.yaml" "$@"
 echo "== translating the demo test images"
 python "$ROOT/tools/infer.py" --checkpoint output/demo/netG.pdparams --input data/demo/test \
-  --output output/demo/results --side-by-side
+  --output output/demo/results --side-by-side \
+  --title "Denoising photo crops the model never saw: noisy input, model output, the clean photo"
 echo "== done: open $(pwd)/output/demo/results/index.html"

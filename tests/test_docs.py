@@ -5,6 +5,7 @@ import glob
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 
@@ -70,16 +71,16 @@ def test_chinese_readme_keeps_every_command_of_the_english_one():
 
 
 def _quickstart_steps():
+    """The tools/*.py commands of quickstart.sh as argument lists, the script's own $ROOT and "$@" left out."""
     script = _read("quickstart.sh").replace("\\\n", " ")
-    steps = [re.sub(r"\s+", " ", line.replace('"$ROOT/', "").replace('" ', " ").replace('"', "").strip())
-             for line in script.splitlines() if line.strip().startswith("python \"$ROOT/tools/")]
-    return [step.replace("$@", "").strip() for step in steps]
+    return [[word for word in shlex.split(line.replace("$ROOT/", "")) if word != "$@"]
+            for line in script.splitlines() if line.strip().startswith("python \"$ROOT/tools/")]
 
 
 def test_readme_quickstart_steps_are_the_script_steps():
     readme = _read("README.md").split("## Quickstart")[1].split("\n## ")[0]
     block = _code_blocks(readme)[1]
-    assert [re.sub(r"\s+", " ", line) for line in block.strip().splitlines()] == _quickstart_steps()
+    assert [shlex.split(line) for line in block.strip().splitlines()] == _quickstart_steps()
 
 
 def test_quickstart_runs_end_to_end_on_tiny_settings(tmp_path):

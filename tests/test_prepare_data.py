@@ -11,7 +11,7 @@ import pytest
 import synthetic
 from ppix2pix.cli import prepare_data_run
 from ppix2pix.cli.prepare_data import main
-from ppix2pix.data import read_image, write_image
+from ppix2pix.data import demo, read_image, write_image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -216,29 +216,40 @@ def test_demo_builds_the_requested_set_and_rerun_is_a_no_op(tmp_path, capsys):
     train, test = sorted(os.listdir(out / "train")), sorted(os.listdir(out / "test"))
     assert len(train) == 6 and len(test) == 2
     manifest = json.loads((out / "demo.json").read_text())
-    assert manifest["direction"] == "BtoA" and manifest["train_pairs"] == 6
-    test_photos = {os.path.splitext(name)[0] for name in manifest["photos"]["test"]}
-    assert all(name.rsplit("_", 1)[0] in test_photos for name in test)
-    assert not any(name.rsplit("_", 1)[0] in test_photos for name in train)
+    assert manifest["task"] == "denoise" and manifest["direction"] == "AtoB" and manifest["train_pairs"] == 6
     for name in train:
-        colour, gray = _halves(out / "train" / name)
-        assert colour.shape == gray.shape == (64, 64, 3)
-        assert (gray == gray[:, :, :1]).all() and not (colour == colour[:, :, :1]).all()
-        luma = np.round(colour.astype(np.float64) @ [0.299, 0.587, 0.114])
-        assert np.abs(gray[:, :, 0] - luma).max() <= 1
+        noisy, clean = _halves(out / "train" / name)
+        assert noisy.shape == clean.shape == (64, 64, 3) and not (clean == clean[:, :, :1]).all()
+        noise = noisy.astype(np.float64) - clean
+        unclipped = (clean > 60) & (clean < 195)  # 3.4 sd from both ends: clipping leaves these alone
+        assert abs(noise[unclipped].mean()) < 3 and 36 < noise[unclipped].std() < 44
     stamps = {name: os.stat(out / "train" / name).st_mtime_ns for name in train}
     assert main(DEMO + ["--out", str(out)]) == 0
     assert "already" in capsys.readouterr().out
     assert {name: os.stat(out / "train" / name).st_mtime_ns for name in train} == stamps
 
 
-def test_demo_is_reproducible_with_the_same_seed(tmp_path):
+def test_demo_test_crops_come_from_a_part_of_each_photo_no_training_crop_touches(monkeypatch):
+    """Each photo is cut at 70 % of its width: train crops left of the cut, test crops right of it."""
+    width = 100
+    photo = np.tile(np.arange(width, dtype=np.uint8)[None, :, None], (40, 1, 3))  # pixel value = column
+    monkeypatch.setattr(demo, "bundled_photo", lambda name: photo)
+    monkeypatch.setattr(demo, "MIN_CONTRAST", 0.0)
+    monkeypatch.setattr(demo.cv2, "resize", lambda crop, size, interpolation: crop)  # keep the crop's columns
+    monkeypatch.setattr(demo, "make_pair", lambda task, crop, rng: crop)
+    columns = {}
+    for split in ("train", "test"):
+        crops = [crop for _, crop in demo.demo_pairs("denoise", split, 16, 40, np.random.default_rng(0))]
+        columns[split] = np.unique(np.concatenate([crop[0, :, 0] for crop in crops]))
+    assert columns["train"].max() < 70 <= columns["test"].min()
+def test_demo_is_reproducible_with_the_same_seed(tmp_path, capsys):
     for name, seed in (("a", "0"), ("b", "0"), ("c", "1")):
         assert main(DEMO + ["--task", "edges2photo", "--seed", seed, "--out", str(tmp_path / name)]) == 0
     files = sorted(os.listdir(tmp_path / "a" / "train"))
     read = lambda run: [(tmp_path / run / "train" / f).read_bytes() for f in files]  # noqa: E731
     assert read("a") == read("b")
     assert read("a") != read("c")
+    assert "configs/demo_edges.yaml" in capsys.readouterr().out
     edges, _ = _halves(tmp_path / "a" / "train" / files[0])
     assert (edges[:, :, 0] == edges[:, :, 1]).all() and set(np.unique(edges)) <= {0, 255}
 

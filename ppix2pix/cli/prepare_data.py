@@ -77,15 +77,16 @@ def _add_split(commands):
 def _add_demo(commands):
     sub = commands.add_parser("demo", help="a small demo set from the photos bundled with scikit-image",
                               description=demo.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-                              epilog=f"training photos: {', '.join(demo.TRAIN_PHOTOS)}\n"
-                                     f"test photos: {', '.join(demo.TEST_PHOTOS)}")
-    sub.add_argument("--task", choices=tuple(demo.TASKS), default="gray2color",
-                     help="gray2color (default; direction BtoA) or edges2photo (direction AtoB)")
+                              epilog=f"photos: {', '.join(demo.PHOTOS)}")
+    sub.add_argument("--task", choices=tuple(demo.TASKS), default="denoise",
+                     help="denoise (default; noisy -> clean, configs/demo.yaml) or edges2photo (edges -> photo, "
+                          "configs/demo_edges.yaml)")
     sub.add_argument("--size", type=int, default=128, help="side of each A and B image (default 128)")
     sub.add_argument("--train-pairs", type=int, default=200, help="training pairs (default 200)")
     sub.add_argument("--test-pairs", type=int, default=20, help="test pairs (default 20)")
     sub.add_argument("--seed", type=int, default=0, help="random seed of the crops (default 0)")
-    sub.add_argument("--out", default=demo.DEFAULT_FOLDER, help=f"output folder (default {demo.DEFAULT_FOLDER})")
+    sub.add_argument("--out", help="output folder (default: " + ", ".join(f"{folder} for {task}" for task, folder
+                                                                        in demo.DEFAULT_FOLDERS.items()) + ")")
     sub.add_argument("--overwrite", action="store_true", help="rebuild even if the folder holds a set")
     sub.set_defaults(run="build_demo")
 

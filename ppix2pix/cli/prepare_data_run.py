@@ -14,8 +14,6 @@ from ..data.prepare import (as_rgb8, check_extension, combine_images, edge_map, 
 from ..errors import CliError
 from .common import Progress, find_images
 
-DEMO_CONFIG = "configs/demo.yaml"
-
 
 def _write_all(items, staging, total):
     """Write (file name, image) items into ``staging`` with progress; returns the count."""
@@ -111,33 +109,32 @@ def split(args):
 
 def _next_command(args):
     overrides = []
-    if os.path.normpath(args.out) != demo.DEFAULT_FOLDER:
+    if os.path.normpath(args.out) != demo.DEFAULT_FOLDERS[args.task]:
         overrides += [f"dataset.train.dataroot={os.path.join(args.out, 'train')}",
                       f"dataset.test.dataroot={os.path.join(args.out, 'test')}"]
-    if args.task != "gray2color":
-        overrides.append(f"model.direction={demo.TASKS[args.task]}")
-    return f"python tools/train.py -c {DEMO_CONFIG}" + (" -o " + " ".join(overrides) if overrides else "")
+    return f"python tools/train.py -c {demo.CONFIGS[args.task]}" + (" -o " + " ".join(overrides) if overrides else "")
 
 
 def build_demo(args):
     """The built-in demo set from scikit-image's bundled photos."""
+    args.out = args.out or demo.DEFAULT_FOLDERS[args.task]
     parameters = demo.demo_parameters(args.task, args.size, args.train_pairs, args.test_pairs, args.seed)
     if not args.overwrite and demo.existing_demo(args.out, parameters):
         print(f"the demo set is already in {args.out} (same parameters); nothing to do (--overwrite rebuilds it)")
         print(f"next: {_next_command(args)}")
         return 0
-    splits = {"train": (args.train_pairs, demo.TRAIN_PHOTOS), "test": (args.test_pairs, demo.TEST_PHOTOS)}
+    splits = {"train": args.train_pairs, "test": args.test_pairs}
     with staged_folder(args.out, overwrite=True) as staging:
-        for offset, (name, (count, photos)) in enumerate(splits.items()):
-            print(f"{name}: {count} pairs of {args.size}x{args.size} from {', '.join(photos)}")
+        for offset, (name, count) in enumerate(splits.items()):
+            print(f"{name}: {count} images of {args.size}x{args.size} from {', '.join(demo.PHOTOS)}")
             rng = np.random.default_rng([args.seed, offset])
             folder = os.path.join(staging, name)
-            _write_all(demo.demo_pairs(args.task, args.size, count, photos, rng), folder, count)
+            _write_all(demo.demo_pairs(args.task, name, args.size, count, rng), folder, count)
         with open(os.path.join(staging, demo.MANIFEST), "w", encoding="utf-8") as handle:
             json.dump(demo.manifest(parameters), handle, indent=2)
-    print(f"wrote the {args.task} demo set to {args.out}: train/ {args.train_pairs} and test/ {args.test_pairs} AB "
-          f"images ({demo.LAYOUTS[args.task]}; test photos are not in train); direction "
-          f"{demo.TASKS[args.task]}")
+    print(f"wrote the {args.task} demo set to {args.out}: train/ {args.train_pairs} and test/ {args.test_pairs} "
+          f"images ({demo.LAYOUTS[args.task]}; test crops come from the right {1 - demo.TRAIN_FRACTION:.0%} of each "
+          f"photo, which no training crop touches)")
     print(f"next: {_next_command(args)}")
     return 0
 

@@ -1,10 +1,13 @@
 """The built-in demo set: random crops of the photos bundled inside scikit-image's package (nothing is downloaded).
 
-Crops at several scales (30-100 % of the shorter side) with random flips; training pairs come from the training
-photos, test pairs from held-out photos, so test images are unseen. Tasks and layouts (AB image = A left | B right):
+Crops at several scales (30-100 % of the region's shorter side) with random flips. Each photo is split by a vertical
+line: training crops come from its left 70 %, test crops from its right 30 %, so no test pixel was seen in training
+while the scenes stay the same kind (a few photos cannot teach a model what unseen scenes look like). Tasks:
 
-- gray2color: A = colour photo, B = its gray version -> train gray -> colour with direction BtoA (configs/demo.yaml);
-- edges2photo: A = edge map, B = colour photo -> train edges -> photo with direction AtoB.
+- denoise: AB images, A (left) = the photo crop with strong Gaussian noise (sd 40 grey levels, drawn per image),
+  B (right) = the clean crop -> train noisy -> clean with direction AtoB (configs/demo.yaml). Noise looks the same
+  in every photo, so a few photos teach it;
+- edges2photo: AB images, A (left) = edge map, B (right) = the photo -> train edges -> photo with direction AtoB.
 """
 import importlib.util
 import json
@@ -15,18 +18,20 @@ import numpy as np
 
 from ..errors import DataError
 from .image_io import read_image
-from .prepare import as_rgb8, edge_map, gray_version, side_by_side
+from .prepare import as_rgb8, edge_map, side_by_side
 
-TRAIN_PHOTOS = ("astronaut.png", "rocket.jpg", "motorcycle_left.png", "retina.jpg", "ihc.png",
-                "hubble_deep_field.jpg")
-TEST_PHOTOS = ("chelsea.png", "coffee.png")
-TASKS = {"gray2color": "BtoA", "edges2photo": "AtoB"}
-LAYOUTS = {"gray2color": "A (left) = colour photo, B (right) = gray",
+PHOTOS = ("astronaut.png", "rocket.jpg", "motorcycle_left.png", "chelsea.png", "coffee.png")
+TRAIN_FRACTION = 0.7  # training crops from the left 70 % of each photo, test crops from the right 30 %
+TASKS = {"denoise": "AtoB", "edges2photo": "AtoB"}
+LAYOUTS = {"denoise": "A (left) = noisy photo, B (right) = clean photo",
            "edges2photo": "A (left) = edges, B (right) = photo"}
 MANIFEST = "demo.json"
-DEFAULT_FOLDER = os.path.join("data", "demo")  # where tools/prepare_data.py demo writes the set
-FORMAT = 1  # bump when the pairs a given set of parameters produces changes
-MIN_SCALE = 0.3  # crops span 30 % .. 100 % of the photo's shorter side
+# Where tools/prepare_data.py demo writes each task's set, and the config that trains on it from there.
+DEFAULT_FOLDERS = {"denoise": os.path.join("data", "demo"), "edges2photo": os.path.join("data", "demo_edges")}
+CONFIGS = {"denoise": "configs/demo.yaml", "edges2photo": "configs/demo_edges.yaml"}
+FORMAT = 2  # bump when the pairs a given set of parameters produces changes
+MIN_SCALE = 0.3  # crops span 30 % .. 100 % of the region's shorter side
+NOISE_SD = 40.0  # grey levels (of 255) of the denoise task's Gaussian noise
 MIN_CONTRAST = 10.0  # gray standard deviation below which a crop is redrawn (flat sky, black background)
 
 
@@ -64,20 +69,27 @@ def random_crop(photo, size, rng):
     return crop
 
 
-def make_pair(task, photo):
+def make_pair(task, photo, rng):
     """The AB image of one photo crop for ``task`` (see the module docstring for the layouts)."""
-    if task == "gray2color":
-        return side_by_side(photo, gray_version(photo))
+    if task == "denoise":
+        noisy = np.clip(photo + rng.normal(0.0, NOISE_SD, photo.shape), 0, 255).round().astype(np.uint8)
+        return side_by_side(noisy, photo)
     return side_by_side(edge_map(photo), photo)
 
 
-def demo_pairs(task, size, count, photo_names, rng):
-    """Yield ``count`` (file name, AB image): crops of the named photos in turn."""
-    photos = {name: bundled_photo(name) for name in photo_names}
+def split_region(photo, split):
+    """The part of ``photo`` a split draws its crops from: the left 70 % for train, the right 30 % for test."""
+    cut = int(round(TRAIN_FRACTION * photo.shape[1]))
+    return photo[:, :cut] if split == "train" else photo[:, cut:]
+
+
+def demo_pairs(task, split, size, count, rng):
+    """Yield ``count`` (file name, image) of ``split``: crops of each photo's region of that split in turn."""
+    regions = {name: split_region(bundled_photo(name), split) for name in PHOTOS}
     for index in range(count):
-        name = photo_names[index % len(photo_names)]
-        crop = random_crop(photos[name], size, rng)
-        yield f"{os.path.splitext(name)[0]}_{index:04d}.png", make_pair(task, crop)
+        name = PHOTOS[index % len(PHOTOS)]
+        crop = random_crop(regions[name], size, rng)
+        yield f"{os.path.splitext(name)[0]}_{index:04d}.png", make_pair(task, crop, rng)
 
 
 def demo_parameters(task, size, train_pairs, test_pairs, seed):
@@ -94,7 +106,8 @@ def demo_parameters(task, size, train_pairs, test_pairs, seed):
 
 def manifest(parameters):
     """The demo.json content: parameters, the photos of each split, layout and direction."""
-    return {**parameters, "photos": {"train": list(TRAIN_PHOTOS), "test": list(TEST_PHOTOS)},
+    return {**parameters, "photos": list(PHOTOS),
+            "split": f"train: left {TRAIN_FRACTION:.0%} of each photo, test: the right {1 - TRAIN_FRACTION:.0%}",
             "layout": LAYOUTS[parameters["task"]], "direction": TASKS[parameters["task"]],
             "source": "photos bundled with scikit-image (skimage/data)"}
 

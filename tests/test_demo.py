@@ -73,6 +73,7 @@ def test_info_describes_the_model_and_its_canvas(demo):
     status, info = request(demo[1], "GET", "/api/info")
     assert status == 200
     assert (info["direction"], info["multiple"], info["test_mode"], info["canvas"]) == ("BtoA", 64, "paper", 64)
+    assert info["auto_seconds"] == 1.0  # --live-seconds' default
     tools = info["tools"]
     assert (tools["kind"], tools["palette"], len(tools["brushes"])) == ("labels", "facades", 12)
     assert tools["brushes"][0][1] == tools["background"] == "#%02x%02x%02x" % FACADES_COLORS[0]
@@ -209,6 +210,8 @@ def test_checkpoint_and_option_errors_are_one_line(tmp_path, capsys, tiny_checkp
     assert "--palette nope" in _one_line_error(capsys, ["--checkpoint", checkpoint, "--port", "0", "--palette", "nope"])
     assert "--canvas-size must be 8..2048" in _one_line_error(capsys, ["--checkpoint", checkpoint, "--port", "0",
                                                                        "--canvas-size", "4096"])
+    assert "--live-seconds at least 0" in _one_line_error(capsys, ["--checkpoint", checkpoint, "--port", "0",
+                                                                   "--live-seconds", "-1"])
     assert "cannot listen on no-such-host.invalid:0" in _one_line_error(
         capsys, ["--checkpoint", checkpoint, "--host", "no-such-host.invalid", "--port", "0"])
 

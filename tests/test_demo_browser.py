@@ -27,7 +27,8 @@ def demo_url(tiny_checkpoint, tmp_path):
     """Start tools/demo.py as a user would (any free port) and yield the address it prints."""
     log = open(tmp_path / "demo_stderr.log", "w+", encoding="utf-8")
     process = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "demo.py"), "--checkpoint",
-                                tiny_checkpoint(*FACADES_LABELS), "--port", "0"], stdout=subprocess.PIPE,
+                                tiny_checkpoint(*FACADES_LABELS), "--port", "0",
+                                "--live-seconds", "1000"], stdout=subprocess.PIPE,
                                stderr=log, text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": ROOT})
     try:
         for line in process.stdout:
@@ -98,7 +99,7 @@ def test_the_page_translates_drawings_and_uploads(demo_url, page, tmp_path):
 
     page.click("#brushes button[title^='label_9 ']")
     stroke(page, [(8, 8), (40, 30), (56, 50)])
-    drawn = wait_for_output(page, 2)  # the stroke updates the output by itself (a tiny model is fast)
+    drawn = wait_for_output(page, 2)  # the stroke updates the output by itself
     assert drawn != blank
     assert canvas_colors(page) == {background, brush}  # crisp strokes: no blended colours in a label map
 

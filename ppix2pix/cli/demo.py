@@ -42,6 +42,9 @@ def build_parser():
                              "the file header before decoding")
     parser.add_argument("--max-upload-mb", type=float, default=20.0,
                         help="largest upload in MB (default 20)")
+    parser.add_argument("--live-seconds", type=float, default=1.0,
+                        help="translate after every stroke while the last translation took under this many seconds "
+                             "(default 1; 0 turns live updates off)")
     return parser
 
 

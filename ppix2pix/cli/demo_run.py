@@ -29,8 +29,6 @@ PAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo_page.html"
 UNNAMED_UPLOAD = "upload"
 MAX_NAME = 100  # characters of an upload's file name kept for messages
 MEGABYTE = 1 << 20
-# The page updates the output after each stroke while the last translation took less than this.
-AUTO_UPDATE_SECONDS = 1.0
 DRAWING_MODES = ("edges", "free")  # --palette values besides the built-in palettes and palette files
 
 
@@ -198,8 +196,9 @@ def bind(host, port):
 
 def load_app(args):
     """The :class:`DemoApp` for the arguments: the checkpoint's translator and what the page shows of it."""
-    if args.max_side < MIN_SIDE or args.max_upload_mb <= 0:
-        raise CliError(f"--max-side must be at least {MIN_SIDE} and --max-upload-mb positive")
+    if args.max_side < MIN_SIDE or args.max_upload_mb <= 0 or args.live_seconds < 0:
+        raise CliError(f"--max-side must be at least {MIN_SIDE}, --max-upload-mb positive and --live-seconds at "
+                       f"least 0")
     device = select_device(args.device or "auto")
     net, cfg = checkpoint_generator(args.checkpoint, args.config)
     tools = drawing_tools(args.palette, cfg)
@@ -213,7 +212,7 @@ def load_app(args):
             "size_mode": args.size_mode, "generator": generator["name"], "input_nc": translator.input_nc,
             "output_nc": translator.output_nc, "color_space": translator.color_space, "device": device,
             "canvas": canvas, "max_side": args.max_side, "max_bytes": int(args.max_upload_mb * MEGABYTE),
-            "auto_seconds": AUTO_UPDATE_SECONDS, "tools": tools}
+            "auto_seconds": args.live_seconds, "tools": tools}
     return DemoApp(translator, info, args.max_side, info["max_bytes"])
 
 

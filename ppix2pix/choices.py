@@ -7,3 +7,6 @@ NORM_TYPES = ("batch", "instance", "none")  # networks.norm
 FRAMEWORKS = ("pytorch", "paddlegan")  # interop.layouts: foreign weight layouts tools/convert.py reads
 EXPORT_INFO_FILE = "ppix2pix_export.yaml"  # exporter: what tools/export.py writes beside the model
 CHECK_DATA_MODES = ("fast", "full", "off")  # preflight: how tools/train.py checks the images before training
+TILE_STATISTICS = ("image", "tile")  # tiling: whose norm statistics every tile of a large image is normalized with
+# tiling: tile side, overlap, and the pixel count above which images are tiled by default (ppix2pix.tiling explains)
+DEFAULT_TILE, DEFAULT_TILE_OVERLAP, DEFAULT_MAX_PIXELS = 512, 64, 2048 * 2048

@@ -7,6 +7,7 @@ import os
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from ..errors import ImageError
 
@@ -103,6 +104,17 @@ def read_image(path):
     if image.shape[2] == 4:
         image = image[:, :, :3]
     return np.ascontiguousarray(image[:, :, ::-1]) if image.shape[2] == 3 else image[:, :, :1]
+
+
+def image_size(path):
+    """(height, width) of an image file, from its header when Pillow can read it (nothing is decoded), else from
+    :func:`read_image` (which raises :class:`ImageError` for an unusable file)."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+        return height, width
+    except (OSError, ValueError, Image.DecompressionBombError):  # unknown format, damaged header, a huge image
+        return read_image(path).shape[:2]
 
 
 def to_unit_float(image):

@@ -308,7 +308,7 @@ def test_a_single_two_to_one_image_comes_back_whole(tmp_path, checkpoint, capsys
     _write(path, _random(64, 128))
     assert infer_main(["--checkpoint", checkpoint, "--input", path, "--output", str(tmp_path / "out")]) == 0
     assert read_image(str(tmp_path / "out" / "aerial.png")).shape == (64, 128, 3)
-    assert "input read as a whole image (one image alone" in capsys.readouterr().out
+    assert "input read as a whole image (one 2:1 image alone" in capsys.readouterr().out
     assert infer_main(["--checkpoint", checkpoint, "--input", path, "--output", str(tmp_path / "split"),
                        "--ab"]) == 0
     assert read_image(str(tmp_path / "split" / "aerial.png")).shape == (64, 64, 3)
@@ -406,3 +406,34 @@ def test_many_images_are_paginated_with_lazy_thumbnails(tmp_path, checkpoint):
         page = following.pop() if following else None
     assert visited == ["index.html", "index_2.html", "index_3.html"]
     assert seen == names
+
+
+def test_images_larger_than_a_given_tile_are_tiled(tmp_path, checkpoint, capsys):
+    from ppix2pix.tiling import TiledTranslator
+    _write(str(tmp_path / "in" / "big.png"), _random(100, 150))
+    image = read_image(str(tmp_path / "in" / "big.png"))
+    _write(str(tmp_path / "in" / "small.png"), _random(40, 50))
+    out = tmp_path / "out"
+    assert infer_main(["--checkpoint", checkpoint, "--input", str(tmp_path / "in"), "--output", str(out),
+                       "--tile", "64", "--tile-overlap", "16", "--test-mode", "eval"]) == 0
+    assert ("tiling: images larger than 64x64 go through in 64x64 tiles overlapping by 16 px"
+            in capsys.readouterr().out)
+    output = read_image(str(out / "big.png"))
+    tiler = TiledTranslator(Translator.from_checkpoint(checkpoint, test_mode="eval"), tile=64, overlap=16)
+    assert len(tiler.grid(100, 150)) == 12
+    expected = tiler.translate([image])[0]
+    assert np.abs(output.astype(float) / 255 - expected).max() <= 1.0 / 255 + 1e-6
+    assert read_image(str(out / "small.png")).shape == (40, 50, 3)
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--tile", "100"], "tile size 100 is not a multiple of 64, the generator's size multiple; try 128"),
+    (["--tile", "-64"], "tile size must be 0 (no tiling) or a positive multiple of 64, got -64"),
+    (["--tile", "64", "--tile-overlap", "64"], "tile overlap 64 must be smaller than the tile size 64"),
+    (["--tile-overlap", "-8"], "tile overlap must be 0 or more pixels, got -8"),
+    (["--max-pixels", "-1"], "max pixels must be 0 (no automatic tiling) or more, got -1")])
+def test_tiling_options_that_cannot_work_are_one_line_errors(tmp_path, checkpoint, capsys, options, message):
+    _write(str(tmp_path / "in" / "a.png"), _random(20, 20))
+    assert infer_main(["--checkpoint", checkpoint, "--input", str(tmp_path / "in"), "--output",
+                       str(tmp_path / "out"), *options]) == 2
+    assert capsys.readouterr().err == f"error: {message}\n"

@@ -46,10 +46,10 @@ def decide_pairs(args, translator, items):
         return args.ab, ("inputs read as AB pairs (--ab)" if args.ab else "inputs read as whole images (--no-ab)")
     if not trained_on_ab_images(translator.cfg):
         return False, f"inputs read as whole images (checkpoint trained on separate A and B images); {WHOLE_HINT}"
-    if len(items) < 2:
-        return False, ("input read as a whole image (one image alone does not show an AB layout); pass --ab to "
-                       "read it as an AB pair")
     odd = first_not_two_to_one(items, args.fail_fast)
     if odd:
         return False, f"inputs read as whole images (not every image is 2:1: {odd}); {WHOLE_HINT}"
+    if len(items) < 2:
+        return False, ("input read as a whole image (one 2:1 image alone does not show an AB layout); pass --ab "
+                       "to read it as an AB pair")
     return True, f"inputs read as AB pairs (checkpoint trained on AB pairs, every image 2:1); {AB_HINT}"

@@ -46,7 +46,7 @@ def tiled(args, translator):
 
 
 def describe_tiling(tiler, args):
-    """The summary's line on tiling (None when no image is tiled)."""
+    """The summary's line on tiling (None when tiling is off)."""
     if not tiler.tile or not (tiler.explicit or tiler.max_pixels):
         return None
     when = (f"images larger than {tiler.tile}x{tiler.tile}" if tiler.explicit

@@ -151,8 +151,11 @@ def from_model(array):
 
 
 def to_uint8(image01):
-    """float image in [0, 1] -> uint8 (rounded)."""
-    return (np.clip(image01, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    """float image in [0, 1] -> uint8 (rounded), through one float copy (a large image's output is large)."""
+    scaled = np.clip(image01, 0.0, 1.0)
+    scaled *= 255.0
+    scaled += 0.5
+    return scaled.astype(np.uint8)
 
 
 def write_image(path, image):

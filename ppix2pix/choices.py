@@ -10,3 +10,6 @@ CHECK_DATA_MODES = ("fast", "full", "off")  # preflight: how tools/train.py chec
 # video: the files tools/infer.py reads as videos, and the codec (fourcc) it writes for each output extension
 VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG", ".webm": "VP80"}
 VIDEO_EXTENSIONS = (*VIDEO_CODECS, ".mpg", ".mpeg", ".wmv", ".flv")
+TILE_STATISTICS = ("image", "tile")  # tiling: whose norm statistics every tile of a large image is normalized with
+# tiling: tile side, overlap, and the pixel count above which images are tiled by default (ppix2pix.tiling explains)
+DEFAULT_TILE, DEFAULT_TILE_OVERLAP, DEFAULT_MAX_PIXELS = 512, 64, 2048 * 2048

@@ -46,6 +46,10 @@ class ExportError(ValueError):
     """An export or exported model that cannot be used; the message says what to do."""
 
 
+class TilingError(ValueError):
+    """Tiling options that cannot work (tile not a multiple of the generator's, overlap not below the tile, ...)."""
+
+
 class CliError(Exception):
     """A user error a CLI reports as one ``error: ...`` line."""
 

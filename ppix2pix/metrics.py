@@ -197,3 +197,22 @@ class SegmentationScores:
 
 def _finite_or_none(value):
     return None if np.isnan(value) else float(value)
+
+
+def seam_ratio(image, rows=(), columns=()):
+    """How much tile borders show in an H x W (x C) image: the mean absolute step between the pixels on either side
+    of the given borders (row ``r``: between rows ``r - 1`` and ``r``; columns alike) over the mean absolute step
+    between all other neighbouring pixels. About 1 when the borders look like the rest of the image; above 1 when
+    seams show."""
+    image = np.asarray(image, np.float32)
+    image = image if image.ndim == 3 else image[:, :, None]
+    steps = {0: np.abs(np.diff(image, axis=0)), 1: np.abs(np.diff(image, axis=1))}
+    border_sum = border_count = 0.0
+    for axis, positions in ((0, rows), (1, columns)):
+        chosen = np.take(steps[axis], [p - 1 for p in positions], axis=axis)
+        border_sum, border_count = border_sum + chosen.sum(), border_count + chosen.size
+    other_sum = sum(step.sum() for step in steps.values()) - border_sum
+    other_count = sum(step.size for step in steps.values()) - border_count
+    if not border_count or not other_sum:
+        raise ValueError("seam_ratio needs at least one border and some variation elsewhere")
+    return float((border_sum / border_count) / (other_sum / other_count))

@@ -45,3 +45,15 @@ def pair_batch(count, size=64, seed=0):
     labels = np.stack([to_model(labels) for _, labels in pairs])
     photos = np.stack([to_model(photo) for photo, _ in pairs])
     return labels, photos
+
+
+def smooth_image(height, width, seed=0):
+    """A uint8 RGB image of a few slow sinusoidal waves per channel: smooth, but different everywhere."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width] / max(height, width)
+    image = np.zeros((height, width, 3))
+    for channel in range(3):
+        for _ in range(4):
+            frequency_y, frequency_x, phase = rng.uniform(1, 6), rng.uniform(1, 6), rng.uniform(0, 2 * np.pi)
+            image[:, :, channel] += np.sin(2 * np.pi * (frequency_y * y + frequency_x * x) + phase)
+    return ((image - image.min()) / (image.max() - image.min()) * 255).astype(np.uint8)

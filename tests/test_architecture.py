@@ -95,7 +95,7 @@ LAYERS = [
     ("command line", ["ppix2pix.cli", "ppix2pix"]),
     ("tools of the trade", ["ppix2pix.trainer", "ppix2pix.validation", "ppix2pix.checkpoint_files",
                             "ppix2pix.translator", "ppix2pix.exporter", "ppix2pix.legacy_reader",
-                            "ppix2pix.preflight", "ppix2pix.video"]),
+                            "ppix2pix.preflight", "ppix2pix.video", "ppix2pix.tiling"]),
     ("model", ["ppix2pix.pix2pix", "ppix2pix.build", "ppix2pix.weights"]),
     ("accelerator and foreign weights", ["ppix2pix.accel", "ppix2pix.interop"]),
     ("config", ["ppix2pix.config"]),

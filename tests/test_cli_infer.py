@@ -74,7 +74,8 @@ def test_ab_pairs_are_detected_and_the_input_half_follows_the_direction(tmp_path
     out = tmp_path / "out"
     assert infer_main(["--checkpoint", checkpoint, "--input", ab_folder, "--output", str(out), "--side-by-side",
                        "--test-mode", "eval"]) == 0
-    assert "AB pairs detected" in capsys.readouterr().out
+    assert ("inputs read as AB pairs (checkpoint trained on AB pairs, every image 2:1); pass --no-ab"
+            in capsys.readouterr().out)
     pair = read_image(os.path.join(ab_folder, "003.png"))
     output = read_image(str(out / "003.png"))
     assert output.shape == (64, 64, 3)
@@ -289,15 +290,49 @@ def test_fail_fast_stops_at_the_corrupt_image(tmp_path, checkpoint, capsys):
     assert not (out / "index.html").exists() and not (out / "c.png").exists()
 
 
-def test_a_corrupt_first_image_does_not_decide_the_pair_detection(tmp_path, checkpoint, capsys):
+def test_a_corrupt_image_does_not_decide_the_pair_reading(tmp_path, checkpoint, capsys):
     inputs = tmp_path / "in"
     (inputs).mkdir()
     (inputs / "0.png").write_bytes(b"not an image")
     _write(str(inputs / "1.png"), _random(64, 128))
+    _write(str(inputs / "2.png"), _random(64, 128, seed=1))
     assert infer_main(["--checkpoint", checkpoint, "--input", str(inputs), "--output", str(tmp_path / "out")]) == 1
     captured = capsys.readouterr()
-    assert "AB pairs detected" in captured.out and "1 translated, 1 failed" in captured.out
+    assert "inputs read as AB pairs" in captured.out and "2 translated, 1 failed" in captured.out
     assert read_image(str(tmp_path / "out" / "1.png")).shape == (64, 64, 3)
+
+
+def test_a_single_two_to_one_image_comes_back_whole(tmp_path, checkpoint, capsys):
+    """A lone wide photo is not halved by default, even by a checkpoint trained on AB pairs; --ab splits it."""
+    path = str(tmp_path / "in" / "aerial.png")
+    _write(path, _random(64, 128))
+    assert infer_main(["--checkpoint", checkpoint, "--input", path, "--output", str(tmp_path / "out")]) == 0
+    assert read_image(str(tmp_path / "out" / "aerial.png")).shape == (64, 128, 3)
+    assert "input read as a whole image (one 2:1 image alone" in capsys.readouterr().out
+    assert infer_main(["--checkpoint", checkpoint, "--input", path, "--output", str(tmp_path / "split"),
+                       "--ab"]) == 0
+    assert read_image(str(tmp_path / "split" / "aerial.png")).shape == (64, 64, 3)
+    assert "inputs read as AB pairs (--ab)" in capsys.readouterr().out
+
+
+def test_one_image_not_two_to_one_makes_the_folder_whole_images(tmp_path, checkpoint, ab_folder, capsys):
+    odd = os.path.join(ab_folder, "odd.png")
+    _write(odd, _random(64, 96))
+    out = tmp_path / "out"
+    assert infer_main(["--checkpoint", checkpoint, "--input", ab_folder, "--output", str(out)]) == 0
+    assert f"inputs read as whole images (not every image is 2:1: {odd} (96x64)); pass --ab" in capsys.readouterr().out
+    assert read_image(str(out / "000.png")).shape == (64, 128, 3)
+
+
+@pytest.mark.parametrize("layout", [["dataset.train.dataroot_a=a", "dataset.train.dataroot_b=b"],
+                                    ["dataset.train.pair_list=pairs.txt"]])
+def test_a_checkpoint_trained_on_separate_a_and_b_images_reads_whole_images(tmp_path, tiny_overrides, ab_folder,
+                                                                            capsys, layout):
+    checkpoint = _checkpoint(str(tmp_path), tiny_overrides, layout)[0]
+    out = tmp_path / "out"
+    assert infer_main(["--checkpoint", checkpoint, "--input", ab_folder, "--output", str(out)]) == 0
+    assert "inputs read as whole images (checkpoint trained on separate A and B images)" in capsys.readouterr().out
+    assert read_image(str(out / "000.png")).shape == (64, 128, 3)
 
 
 def _page_metrics(page):
@@ -371,3 +406,34 @@ def test_many_images_are_paginated_with_lazy_thumbnails(tmp_path, checkpoint):
         page = following.pop() if following else None
     assert visited == ["index.html", "index_2.html", "index_3.html"]
     assert seen == names
+
+
+def test_images_larger_than_a_given_tile_are_tiled(tmp_path, checkpoint, capsys):
+    from ppix2pix.tiling import TiledTranslator
+    _write(str(tmp_path / "in" / "big.png"), _random(100, 150))
+    image = read_image(str(tmp_path / "in" / "big.png"))
+    _write(str(tmp_path / "in" / "small.png"), _random(40, 50))
+    out = tmp_path / "out"
+    assert infer_main(["--checkpoint", checkpoint, "--input", str(tmp_path / "in"), "--output", str(out),
+                       "--tile", "64", "--tile-overlap", "16", "--test-mode", "eval"]) == 0
+    assert ("tiling: images larger than 64x64 go through in 64x64 tiles overlapping by 16 px"
+            in capsys.readouterr().out)
+    output = read_image(str(out / "big.png"))
+    tiler = TiledTranslator(Translator.from_checkpoint(checkpoint, test_mode="eval"), tile=64, overlap=16)
+    assert len(tiler.grid(100, 150)) == 12
+    expected = tiler.translate([image])[0]
+    assert np.abs(output.astype(float) / 255 - expected).max() <= 1.0 / 255 + 1e-6
+    assert read_image(str(out / "small.png")).shape == (40, 50, 3)
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--tile", "100"], "tile size 100 is not a multiple of 64, the generator's size multiple; try 128"),
+    (["--tile", "-64"], "tile size must be 0 (no tiling) or a positive multiple of 64, got -64"),
+    (["--tile", "64", "--tile-overlap", "64"], "tile overlap 64 must be smaller than the tile size 64"),
+    (["--tile-overlap", "-8"], "tile overlap must be 0 or more pixels, got -8"),
+    (["--max-pixels", "-1"], "max pixels must be 0 (no automatic tiling) or more, got -1")])
+def test_tiling_options_that_cannot_work_are_one_line_errors(tmp_path, checkpoint, capsys, options, message):
+    _write(str(tmp_path / "in" / "a.png"), _random(20, 20))
+    assert infer_main(["--checkpoint", checkpoint, "--input", str(tmp_path / "in"), "--output",
+                       str(tmp_path / "out"), *options]) == 2
+    assert capsys.readouterr().err == f"error: {message}\n"

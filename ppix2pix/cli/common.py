@@ -8,11 +8,11 @@ import sys
 import time
 
 from ..errors import (CheckpointError, CliError, ConfigError, DataError, DeviceError, ExportError, ImageError,
-                      TrainingError, VideoError)
+                      TilingError, TrainingError, VideoError)
 from ..training_log import format_duration
 
 USER_ERRORS = (CliError, ConfigError, CheckpointError, DataError, ImageError, VideoError, ExportError, DeviceError,
-               TrainingError, OSError)
+               TrainingError, TilingError, OSError)
 # Problems of one input file (unreadable, corrupt, truncated, odd-width AB image): infer and eval skip the file.
 BAD_INPUT_ERRORS = (ImageError, DataError)
 EXIT_SOME_FAILED = 1

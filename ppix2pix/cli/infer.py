@@ -4,14 +4,16 @@ The checkpoint rebuilds its own generator from the config stored in it. Outputs 
 file name under ``--output``; ``index.html`` there (then ``index_2.html``, ... every 50 rows) shows input, output
 (and target) thumbnails under a one-line description of the task (``--title``). With targets (AB pairs) it also shows
 each image's L1, PSNR and SSIM and their mean, written to ``metrics.json`` too. AB pair images (A left, B right) are
-split and the half the generator reads is taken by the checkpoint's direction.
+split and the half the generator reads is taken by the checkpoint's direction; which inputs are AB pairs is decided
+in :mod:`.ab_reading`. Large images are translated tile by tile (:mod:`ppix2pix.tiling`).
 
 A video file (``--input clip.mp4 --output out.mp4``) is translated frame by frame into a video of the same frame rate
 and size (ppix2pix/video.py).
 """
 import argparse
 
-from ..choices import SIZE_MODES, TEST_MODES, VIDEO_EXTENSIONS
+from ..choices import (DEFAULT_MAX_PIXELS, DEFAULT_TILE, DEFAULT_TILE_OVERLAP, SIZE_MODES, TEST_MODES,
+                       TILE_STATISTICS, VIDEO_EXTENSIONS)
 from .common import add_fail_fast_argument, run_cli
 
 
@@ -37,8 +39,10 @@ def build_parser():
     parser.add_argument("--batch-size", type=int, default=1, help="images per batch (same-size images only)")
     pairs = parser.add_mutually_exclusive_group()
     pairs.add_argument("--ab", dest="ab", action="store_true", default=None,
-                       help="inputs are AB pair images (default: detected: images twice as wide as tall)")
-    pairs.add_argument("--no-ab", dest="ab", action="store_false", help="inputs are plain images")
+                       help="inputs are AB pair images (default: when the checkpoint was trained on AB images and "
+                            "there are several inputs, every one exactly twice as wide as tall)")
+    pairs.add_argument("--no-ab", dest="ab", action="store_false", help="inputs are whole images")
+    add_tiling_arguments(parser)
     parser.add_argument("--side-by-side", action="store_true",
                         help="also write input | output | target images under OUTPUT/side_by_side/ (a video: "
                              "input | output frames, twice as wide)")
@@ -49,6 +53,24 @@ def build_parser():
                                         "checkpoint's dataset folder and direction, and its file name)")
     add_fail_fast_argument(parser)
     return parser
+
+
+def add_tiling_arguments(parser):
+    """--tile, --tile-overlap, --max-pixels, --tile-statistics."""
+    parser.add_argument("--tile", type=int,
+                        help=f"translate images larger than one TILE x TILE tile (a multiple of the generator's size "
+                             f"multiple) tile by tile, with the memory of one tile; 0 never tiles (default: "
+                             f"{DEFAULT_TILE}, or the multiple if larger, for images over --max-pixels)")
+    parser.add_argument("--tile-overlap", type=int, default=DEFAULT_TILE_OVERLAP,
+                        help=f"pixels neighbouring tiles share, blended with a raised-cosine ramp (default "
+                             f"{DEFAULT_TILE_OVERLAP})")
+    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                        help=f"without --tile, images with more pixels are tiled (default {DEFAULT_MAX_PIXELS} = "
+                             f"2048x2048; 0: never)")
+    parser.add_argument("--tile-statistics", choices=TILE_STATISTICS, default="image",
+                        help="what tiles are normalized with where the network normalizes with its input's "
+                             "statistics (paper mode's BatchNorm, InstanceNorm): 'image' pools them over all tiles "
+                             "in a first pass (default; twice the work), 'tile' lets each tile use its own")
 
 
 def main(argv=None):

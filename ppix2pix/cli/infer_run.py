@@ -9,8 +9,10 @@ from ..data.image_io import read_image, to_channels, to_unit_float, write_image
 from ..device import select_device
 from ..direction import input_and_target, input_side
 from ..errors import CliError
+from ..tiling import TiledTranslator
 from ..translator import Translator, group_by_size
-from .common import BAD_INPUT_ERRORS, BadInputs, Progress, checkpoint_generator, find_images
+from .ab_reading import decide_pairs
+from .common import BadInputs, Progress, checkpoint_generator, find_images
 from .evaluate import PROTOCOL
 from .evaluate_run import Scorer
 from .html_index import display_image, page_count, page_file, thumbnail_path, write_index, write_thumbnail
@@ -37,23 +39,26 @@ def load_translator(args, device):
     return Translator.from_network(net, cfg, args.size_mode, args.test_mode, args.seed)
 
 
-def decide_pairs(args, translator, items):
-    """True when the inputs are AB pairs: --ab / --no-ab, else detected from the first readable image's shape."""
-    if translator.color_space == "lab":
-        if args.ab:
-            raise CliError("colorization models read single colour images (L in, ab out); drop --ab")
-        return False
-    if args.ab is not None:
-        return args.ab
-    for path, _ in items:
-        try:
-            height, width = read_image(path).shape[:2]
-        except BAD_INPUT_ERRORS:  # reported when its turn comes; --fail-fast stops here, as before
-            if args.fail_fast:
-                raise
-            continue
-        return width == 2 * height
-    return False
+def tiled(args, translator):
+    """The translator that tiles large images as the --tile options say."""
+    return TiledTranslator(translator, args.tile, args.tile_overlap, args.max_pixels, args.tile_statistics,
+                           batch_size=args.batch_size)
+
+
+def describe_tiling(tiler, args):
+    """The summary's line on tiling (None when tiling is off)."""
+    if not tiler.tile or not (tiler.explicit or tiler.max_pixels):
+        return None
+    when = (f"images larger than {tiler.tile}x{tiler.tile}" if tiler.explicit
+            else f"images over {tiler.max_pixels:,} pixels")
+    line = f"tiling: {when} go through in {tiler.tile}x{tiler.tile} tiles overlapping by {tiler.overlap} px"
+    normalization = tiler.normalization()
+    if normalization == "image":
+        return line + " (norm statistics of the whole image, pooled in a first pass over the tiles)"
+    if normalization == "tile":
+        why = "an exported model cannot share them" if args.predictor else "--tile-statistics tile"
+        return line + f", each normalized with its own statistics ({why})"
+    return line
 
 
 def read_record(path, relative, pairs, direction):
@@ -74,7 +79,7 @@ def save_output(path, image, like):
     write_image(path, image)
 
 
-def describe(translator, args, pairs, direction, count, device):
+def describe(translator, args, pairs, reason, direction, count, device):
     generator = translator.cfg["model"]["generator"]
     if translator.color_space == "lab":
         kind = "colour images (colorization: L in, ab out)"
@@ -89,10 +94,11 @@ def describe(translator, args, pairs, direction, count, device):
     print(f"generator {generator['name']} {generator['input_nc']}->{generator['output_nc']} channels, size multiple "
           f"{translator.multiple}, test mode {mode}, size mode {args.size_mode}, batch {args.batch_size}, "
           f"{'predictor' if args.predictor else 'eager'} on {device}")
-    if pairs is False and args.ab is None and translator.color_space != "lab":
-        print("  (inputs taken as plain images; pass --ab for AB pairs)")
-    elif pairs and args.ab is None:
-        print("  (AB pairs detected: images are twice as wide as tall; pass --no-ab to translate whole images)")
+    if translator.color_space != "lab":
+        print(f"  {reason}")
+    tiling = describe_tiling(translator, args)
+    if tiling:
+        print(f"  {tiling}")
     if translator.test_mode == "paper" and args.batch_size > 1:
         print("  note: paper mode normalizes with each batch's statistics, so with --batch-size > 1 an output "
               "depends on the other images in its batch (the paper used batch 1)")
@@ -124,12 +130,12 @@ def check_no_overwrite(items, output_dir, columns, side_by_side):
 def infer(args):
     items = find_images(args.input, exclude=args.output)
     device = select_device(args.device or "auto")
-    translator = load_translator(args, device)
+    translator = tiled(args, load_translator(args, device))
     direction = translator.cfg["model"]["direction"]
-    pairs = decide_pairs(args, translator, items)
+    pairs, reason = decide_pairs(args, translator, items)
     columns = ["input", "output"] + (["target"] if pairs or translator.color_space == "lab" else [])
     check_no_overwrite(items, args.output, columns, args.side_by_side)
-    describe(translator, args, pairs, direction, len(items), device)
+    describe(translator, args, pairs, reason, direction, len(items), device)
     progress = Progress(len(items))
     bad_inputs = BadInputs(args.fail_fast, progress)
     records = bad_inputs.usable(items, lambda item: read_record(*item, pairs, direction))

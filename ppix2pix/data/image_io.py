@@ -8,6 +8,7 @@ import os
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from ..errors import ImageError
 
@@ -116,7 +117,6 @@ def header_size(data, name):
     caller refuse images too large to decode. Raises :class:`ImageError` when the header is not an image's."""
     import warnings
 
-    from PIL import Image
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -129,6 +129,17 @@ def header_size(data, name):
                          f"({', '.join(IMAGE_EXTENSIONS)})") from None
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageError(f"{name} has a damaged image header ({error})") from None
+
+
+def image_size(path):
+    """(height, width) of an image file, from its header when Pillow can read it (nothing is decoded), else from
+    :func:`read_image` (which raises :class:`ImageError` for an unusable file)."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+        return height, width
+    except (OSError, ValueError, Image.DecompressionBombError):  # unknown format, damaged header, a huge image
+        return read_image(path).shape[:2]
 
 
 def to_unit_float(image):
@@ -165,8 +176,11 @@ def from_model(array):
 
 
 def to_uint8(image01):
-    """float image in [0, 1] -> uint8 (rounded)."""
-    return (np.clip(image01, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    """float image in [0, 1] -> uint8 (rounded), through one float copy (a large image's output is large)."""
+    scaled = np.clip(image01, 0.0, 1.0)
+    scaled *= 255.0
+    scaled += 0.5
+    return scaled.astype(np.uint8)
 
 
 def _opencv_order(image):

@@ -13,8 +13,8 @@ Tasks (data in ``../shared/data``, referenced by path):
 * ``facades_photo2labels``: photo -> label map (A -> B). Scores: per-pixel accuracy, per-class accuracy and class
   IoU through :func:`ppix2pix.metrics.facades_palette` (each pixel takes its nearest palette colour).
 * ``facades_labels2photo``: label map -> photo (B -> A). Scores: L1, PSNR, SSIM.
-* ``edges2shoes_edges2photo``: edges -> photo (B -> A) on ``edges2shoes_mini``: files 1..600 train, 601..700
-  held out. Scores: L1, PSNR, SSIM.
+* ``edges2shoes_edges2photo``: edges -> photo (B -> A) on ``edges2shoes_mini``: the 600 files of train/ (1..600)
+  train, the 100 of val/ are held out. Scores: L1, PSNR, SSIM.
 
 Runs are cached under ``--out`` (``<task>/<side>/seed<N>.*``): delete a side's folder to retrain it. Training runs
 ``--jobs`` processes at once with ``--threads`` threads each. Prints one table per test mode (mean +- sd over seeds
@@ -62,20 +62,23 @@ TASKS = {
                              "scores": "labels"},
     "facades_labels2photo": {"train": "facades/train", "test": "facades/test", "direction": "BtoA",
                              "scores": "photo"},
-    "edges2shoes_edges2photo": {"train": "edges2shoes_mini/train", "test": "edges2shoes_mini/train",
-                                "direction": "BtoA", "scores": "photo", "train_range": (1, 600),
-                                "test_range": (601, 700)},
+    "edges2shoes_edges2photo": {"train": "edges2shoes_mini/train", "test": "edges2shoes_mini/val",
+                                "direction": "BtoA", "scores": "photo", "train_range": (1, 600)},
 }
 SCORE_NAMES = {"labels": ("pixel_acc", "class_acc", "class_iou"), "photo": ("l1", "psnr", "ssim")}
 
 
 def task_files(task, split):
-    """AB image paths of a task's split."""
+    """AB image paths of a task's split; none is an error (a wrong folder or range must not score zero images)."""
     spec = TASKS[task]
     folder = os.path.join(DATA, spec[split])
     if f"{split}_range" in spec:
-        return _numbered(folder, *spec[f"{split}_range"])
-    return sorted(os.path.join(folder, name) for name in os.listdir(folder) if name.lower().endswith(".jpg"))
+        files = _numbered(folder, *spec[f"{split}_range"])
+    else:
+        files = sorted(os.path.join(folder, name) for name in os.listdir(folder) if name.lower().endswith(".jpg"))
+    if not files:
+        raise SystemExit(f"error: no {split} pairs of task {task} in {folder}")
+    return files
 
 
 def training_folder(task, run_dir):

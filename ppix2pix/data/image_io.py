@@ -5,6 +5,7 @@ in [-1, 1]; 8-bit and 16-bit files are both scaled by their type's maximum.
 """
 import io
 import os
+import warnings
 
 import cv2
 import numpy as np
@@ -115,8 +116,6 @@ def decode_image(data, name):
 def header_size(data, name):
     """(width, height) of encoded image bytes from the file header alone, without decoding the pixels: lets a
     caller refuse images too large to decode. Raises :class:`ImageError` when the header is not an image's."""
-    import warnings
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

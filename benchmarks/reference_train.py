@@ -17,6 +17,9 @@ Needs PyTorch and Pillow, never Paddle (run it from a separate environment)::
         --num-downs 7 --load-size 143 --crop-size 128 --iters 1500 --seed 0 --out ref_seed0.pth
 
 Writes the generator's state dict (official key names) to ``--out`` and the loss log to ``--out`` + ``.json``.
+``--trace-eval FOLDER --trace-from N`` also records, after every iteration from ``N`` on, the eval-mode L1 of the
+generator on the first ``--trace-images`` AB images of ``FOLDER`` (``eval_l1`` in the loss log), for
+``benchmarks/eval_mode_trace.py``.
 """
 import argparse
 import json
@@ -66,6 +69,25 @@ class AlignedDataset(torch.utils.data.Dataset):
         return (a, b) if self.direction == "AtoB" else (b, a)
 
 
+def trace_pairs(folder, count, crop_size, direction):
+    """(inputs, targets) N x 3 x crop x crop tensors of the first ``count`` AB images of ``folder`` (Pillow bicubic
+    to ``crop_size``, as ``benchmarks/parity.py`` scores them)."""
+    dataset = AlignedDataset(folder, crop_size, crop_size, direction)
+    random_state = random.getstate()  # the held-out images draw no jitter; the training stream keeps its state
+    pairs = [dataset[index] for index in range(min(count, len(dataset)))]
+    random.setstate(random_state)
+    return torch.stack([pair[0] for pair in pairs]), torch.stack([pair[1] for pair in pairs])
+
+
+def eval_mode_l1(generator, pairs):
+    """Mean |G(input) - target| with dropout off and BatchNorm on its running statistics; G goes back to training."""
+    generator.eval()
+    with torch.no_grad():
+        error = float((generator(pairs[0]) - pairs[1]).abs().mean())
+    generator.train()
+    return error
+
+
 def train(args):
     """Train for ``args.iters`` iterations; returns the per-iteration loss records."""
     torch.manual_seed(args.seed)
@@ -79,13 +101,16 @@ def train(args):
     step = train_step_function(generator, discriminator, lr=args.lr)
     generator.train()
     discriminator.train()
+    traced = trace_pairs(args.trace_eval, args.trace_images, args.crop_size, args.direction) if args.trace_eval else None
     records, iteration, start = [], 0, time.perf_counter()
     while iteration < args.iters:
         for real_input, real_target in loader:
             records.append(step(real_input, real_target))
             iteration += 1
+            if traced is not None and iteration >= args.trace_from:
+                records[-1]["eval_l1"] = eval_mode_l1(generator, traced)
             if iteration % 100 == 0:
-                means = {key: np.mean([r[key] for r in records[-100:]]) for key in records[-1]}
+                means = {key: np.mean([r[key] for r in records[-100:] if key in r]) for key in records[-1]}
                 print(f"reference seed {args.seed} iter {iteration}/{args.iters} "
                       + " ".join(f"{k} {v:.4f}" for k, v in means.items())
                       + f" | {iteration / (time.perf_counter() - start):.2f} it/s", flush=True)
@@ -106,6 +131,9 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", required=True, help="where the generator's state dict (.pth) goes")
+    parser.add_argument("--trace-eval", help="folder of held-out AB images whose eval-mode L1 is traced")
+    parser.add_argument("--trace-images", type=int, default=25, help="how many of them (the first, sorted)")
+    parser.add_argument("--trace-from", type=int, default=1, help="first traced iteration")
     args = parser.parse_args(argv)
     generator, records = train(args)
     torch.save(generator.state_dict(), args.out)

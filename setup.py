@@ -50,6 +50,7 @@ setup(
             "ppix2pix-convert=ppix2pix.cli.convert:main",
             "ppix2pix-prepare-data=ppix2pix.cli.prepare_data:main",
             "ppix2pix-demo=ppix2pix.cli.demo:main",
+            "ppix2pix-update-bn=ppix2pix.cli.update_bn:main",
         ],
     },
 )

@@ -154,3 +154,15 @@ def build_dataloader(cfg, split, rank=0, world_size=1, *, size_multiple, check=N
     shuffle = section["shuffle"] if section["shuffle"] is not None else split == "train"
     sampler = EpochBatchSampler(len(dataset), section["batch_size"], shuffle, cfg["seed"], rank, world_size)
     return PairedLoader(dataset, sampler, section["num_workers"])
+
+
+def seeded_input_batches(dataset, side, batch_size, count, seed):
+    """``count`` batches (N x C x H x W tensors) of the ``side`` ('A' or 'B') images of a training dataset, in a
+    seeded order with the training jitter; past the end the order wraps around with the next epoch's jitter. For
+    re-estimating BatchNorm statistics (:mod:`ppix2pix.networks.running_statistics`)."""
+    order = np.random.default_rng(seed).permutation(len(dataset))
+    for number in range(count):
+        first = number * batch_size
+        dataset.set_epoch(seed + first // len(dataset))
+        indices = [int(order[(first + k) % len(order)]) for k in range(batch_size)]
+        yield paddle.to_tensor(np.stack([dataset[index][side] for index in indices]))

@@ -45,9 +45,11 @@ import bench_common as bench  # noqa: E402
 DATA = os.path.join(ROOT, "..", "shared", "data")
 SIDES = ("ppix2pix", "reference")
 TEST_MODES = ("paper", "eval")
+UPDATED_BN_MODE = "eval+bn"  # eval mode after re-estimating the BatchNorm statistics (--update-bn)
 EVAL_SEED = 1234
 LOAD_SIZE, CROP_SIZE, NUM_DOWNS = 143, 128, 7
 LOSS_WINDOW = 300
+DEFAULT_OUT = os.path.join(ROOT, "output", "parity")
 
 
 def _numbered(folder, first, last):
@@ -147,10 +149,11 @@ def run_training(side, task, seed, args, train=True):
     return weights
 
 
-def test_pairs(task):
-    """[(input, target)] model-range C x H x W float32 arrays of the held-out pairs (Pillow bicubic to 128)."""
+def test_pairs(task, paths=None):
+    """[(input, target)] model-range C x H x W float32 arrays of the held-out pairs (Pillow bicubic to 128); ``paths``
+    picks some of the task's held-out AB images (default: all)."""
     pairs = []
-    for path in task_files(task, "test"):
+    for path in task_files(task, "test") if paths is None else paths:
         image = Image.open(path).convert("RGB")
         half = image.size[0] // 2
         sides = [np.asarray(image.crop(box).resize((CROP_SIZE, CROP_SIZE), Image.BICUBIC), np.float32)
@@ -160,22 +163,28 @@ def test_pairs(task):
     return pairs
 
 
-def evaluate(weights, task, pairs):
-    """{test mode: {score: value}} of one trained generator on the held-out pairs."""
+def evaluate(weights, task, pairs, update_bn=0, out=DEFAULT_OUT):
+    """{test mode: {score: value}} of one trained generator on the held-out pairs; with ``update_bn`` batches, also
+    ``eval+bn``: eval mode after :func:`ppix2pix.networks.running_statistics.reestimate_running_statistics` over
+    that many training batches (seed 0, the training jitter; the run cache ``out`` holds the task's training pairs),
+    as ``tools/update_bn.py`` does."""
     import paddle
     from ppix2pix.weights import load_generator
     from ppix2pix.config import load_config
     from ppix2pix.data.image_io import from_model, to_uint8
     from ppix2pix.metrics import MetricAverager, SegmentationScores, facades_palette
+    from ppix2pix.networks.running_statistics import reestimate_running_statistics
     from ppix2pix.translator import NetworkRunner
 
     cfg = load_config(overrides=[f"model.generator.num_downs={NUM_DOWNS}",
                                  f"model.direction={TASKS[task]['direction']}"])
     net, _ = load_generator(weights, cfg)
     results = {}
-    for mode in TEST_MODES:
+    for mode in TEST_MODES + ((UPDATED_BN_MODE,) if update_bn else ()):
         paddle.seed(EVAL_SEED)
-        runner = NetworkRunner(net, mode)
+        if mode == UPDATED_BN_MODE:
+            reestimate_running_statistics(net, training_input_batches(task, cfg, update_bn, out))
+        runner = NetworkRunner(net, "eval" if mode == UPDATED_BN_MODE else mode)
         labels = SegmentationScores(facades_palette()) if TASKS[task]["scores"] == "labels" else None
         photos = MetricAverager()
         for source, target in pairs:
@@ -187,6 +196,20 @@ def evaluate(weights, task, pairs):
         scores = labels.result() if labels is not None else photos.result()
         results[mode] = {name: scores[name] for name in SCORE_NAMES[TASKS[task]["scores"]]}
     return results
+
+
+def training_input_batches(task, cfg, count, out):
+    """``count`` seeded, jittered batches of 1 of the task's training inputs, through ppix2pix's training reader."""
+    from ppix2pix.config import resolve_with_overrides
+    from ppix2pix.data.loader import build_dataset, seeded_input_batches
+    from ppix2pix.direction import input_side
+
+    folder = training_folder(task, os.path.join(out, task, "reference"))
+    cfg = resolve_with_overrides(cfg, [f"dataset.train.dataroot={folder}", f"dataset.train.load_size={LOAD_SIZE}",
+                                       f"dataset.train.crop_size={CROP_SIZE}", "dataset.train.batch_size=1"],
+                                 "parity config")
+    dataset = build_dataset(cfg, "train", size_multiple=1)
+    return seeded_input_batches(dataset, input_side(cfg["model"]["direction"]), 1, count, 0)
 
 
 LOSS_NAMES = ("G_GAN", "G_L1", "D_real", "D_fake")
@@ -210,12 +233,13 @@ def training_losses(side, weights, window):
 def summarize(task, scores):
     """Per test mode and score: mean and sd over seeds per side, the ratio of means, and the spreads."""
     summary = {}
-    for mode in TEST_MODES:
+    for mode in [mode for mode in TEST_MODES + (UPDATED_BN_MODE,)
+                 if any(mode in result for runs in scores.values() for result in runs.values())]:
         rows = {}
         for name in SCORE_NAMES[TASKS[task]["scores"]]:
             row = {}
             for side in SIDES:
-                values = [result[mode][name] for result in scores.get(side, {}).values()]
+                values = [result[mode][name] for result in scores.get(side, {}).values() if mode in result]
                 if values:
                     row[side] = {"mean": statistics.mean(values),
                                  "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
@@ -244,9 +268,12 @@ def main(argv=None):
     parser.add_argument("--iters", type=int, default=1500)
     parser.add_argument("--sides", nargs="+", choices=SIDES, default=list(SIDES))
     parser.add_argument("--torch-python", help=bench.TORCH_PYTHON_HELP)
-    parser.add_argument("--out", default=os.path.join(ROOT, "output", "parity"), help="run cache folder")
+    parser.add_argument("--out", default=DEFAULT_OUT, help="run cache folder")
     parser.add_argument("--label", help="keep this ppix2pix version's runs apart (folder ppix2pix-LABEL)")
     parser.add_argument("--evaluate-only", action="store_true", help="score the finished runs, train nothing")
+    parser.add_argument("--update-bn", type=int, default=0, metavar="N",
+                        help="also score eval mode after re-estimating the BatchNorm statistics over N training "
+                             "batches (tools/update_bn.py), both sides alike")
     parser.add_argument("--jobs", type=int, default=2, help="training runs at once")
     parser.add_argument("--threads", type=int, default=1, help="threads per training run")
     args = parser.parse_args(argv)
@@ -264,7 +291,7 @@ def main(argv=None):
     pairs = test_pairs(args.task)
     scores = {}
     for (side, seed), path in weights.items():
-        scores.setdefault(side, {})[seed] = evaluate(path, args.task, pairs)
+        scores.setdefault(side, {})[seed] = evaluate(path, args.task, pairs, args.update_bn, args.out)
         print(f"{side} seed {seed}: {json.dumps(scores[side][seed])}", file=sys.stderr, flush=True)
     summary = summarize(args.task, scores)
     print_summary(args.task, summary, args.seeds)

@@ -70,6 +70,8 @@ def test_cli_writes_a_generator_with_new_statistics_and_leaves_the_checkpoint(tm
     assert "re-estimating 9 BatchNorm layers over 5 batches of 1 from 12 training pairs" in out
     assert filecmp.cmp(checkpoint, str(kept), shallow=False)
     assert not np.allclose(statistics(first), statistics(checkpoint))  # fresh init: mean 0, variance 1
+    assert load_generator(first)[1]["model"]["test_mode"] == "eval"
+    assert load_generator(checkpoint)[1]["model"]["test_mode"] == "paper"
     np.testing.assert_array_equal(statistics(first), statistics(second))  # seeded order, jitter and dropout
 
 

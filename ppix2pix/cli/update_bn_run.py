@@ -34,6 +34,8 @@ def _with_progress(batches, progress):
 
 
 def update_bn(args):
+    """Re-estimate the checkpoint's generator statistics over training batches; write it, set to eval mode, to
+    ``args.output``."""
     if args.batches < 1:
         raise CliError(f"--batches must be at least 1, got {args.batches}")
     if not os.path.isfile(args.checkpoint):
@@ -59,5 +61,7 @@ def update_bn(args):
     side = input_side(cfg["model"]["direction"])
     batches = seeded_input_batches(dataset, side, batch_size, args.batches, args.seed)
     reestimate_running_statistics(net, _with_progress(batches, progress))
+    cfg["model"]["test_mode"] = "eval"  # the statistics are what eval mode uses; the tools default to it now
     save_checkpoint({"netG": net.state_dict(), "config": cfg}, args.output)
-    print(f"generator with re-estimated statistics: {args.output} (use it with --test-mode eval)")
+    print(f"generator with re-estimated statistics: {args.output} (model.test_mode: eval, which the tools now use "
+          f"by default)")

@@ -93,3 +93,17 @@ def test_instance_norm_and_overwriting_the_checkpoint_are_refused(tmp_path, tiny
     checkpoint = tiny_checkpoint(f"dataset.train.dataroot={ab_folder}")
     assert update_bn_main(["--checkpoint", checkpoint, "--output", checkpoint]) == 2
     assert "is the checkpoint itself" in capsys.readouterr().err
+
+
+def test_dataroot_replaces_every_pair_source_of_the_split(tmp_path, ab_folder):
+    """--dataroot wins over a config's A/B folders and pair list (eval's test split and update_bn's train split)."""
+    import argparse
+
+    from ppix2pix.cli.common import split_config
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("a.png\tb.png\n")
+    for split in ("train", "test"):
+        cfg = load_config(None, [f"dataset.{split}.pair_list={pairs}"])
+        args = argparse.Namespace(dataroot=ab_folder, opt=[])
+        section = split_config(cfg, args, split)["dataset"][split]
+        assert section["dataroot"] == ab_folder and section["pair_list"] is None

@@ -92,6 +92,23 @@ def checkpoint_generator(checkpoint, config_path=None):
     return load_generator(checkpoint, load_config(config_path) if config_path else None)
 
 
+def split_config(cfg, args, split):
+    """A checkpoint's config with ``--dataroot`` (``args.dataroot``) and the ``-o dataset.<split>.*`` overrides
+    applied to one dataset split; any other override is refused, since the network comes from the checkpoint."""
+    from ..config import check_data_paths, resolve_with_overrides
+    prefix = f"dataset.{split}."
+    overrides = flat_overrides(args)
+    if args.dataroot:
+        overrides += [f"{prefix}dataroot={args.dataroot}", f"{prefix}dataroot_a=null", f"{prefix}dataroot_b=null",
+                      f"{prefix}pair_list=null"]
+    for text in overrides:
+        if not text.startswith(prefix):
+            raise CliError(f"-o {text}: only {prefix}* settings can change; the network comes from the checkpoint")
+    cfg = resolve_with_overrides(cfg, overrides, "checkpoint config")
+    check_data_paths(cfg, [split], {f"{prefix}dataroot": "--dataroot"} if args.dataroot else None)
+    return cfg
+
+
 def _walk_images(folder, exclude):
     from ..data.image_io import is_image_file
     exclude = os.path.realpath(exclude) if exclude else None

@@ -4,7 +4,6 @@ import os
 
 import numpy as np
 
-from ..config import check_data_paths, resolve_with_overrides
 from ..data.dataset import split_ab
 from ..data.image_io import read_image, to_channels, to_model, to_uint8, to_unit_float, write_image
 from ..data.loader import build_dataset
@@ -13,7 +12,7 @@ from ..direction import input_and_target, input_side
 from ..errors import CliError
 from ..metrics import MetricAverager, SegmentationScores, named_palette
 from ..translator import Translator, group_by_size
-from .common import BadInputs, Progress, checkpoint_generator, find_images, flat_overrides
+from .common import BadInputs, Progress, checkpoint_generator, find_images, split_config
 
 
 class Scorer:
@@ -82,21 +81,6 @@ def score_folders(args, scorer):
     return {"outputs": args.outputs, "targets": args.targets, "target_side": args.target_side}, bad_inputs
 
 
-def test_split_config(cfg, args):
-    """The checkpoint's config with --dataroot and the dataset.test overrides applied."""
-    overrides = flat_overrides(args)
-    if args.dataroot:
-        overrides += [f"dataset.test.dataroot={args.dataroot}", "dataset.test.dataroot_a=null",
-                      "dataset.test.dataroot_b=null"]
-    for text in overrides:
-        if not text.startswith("dataset.test."):
-            raise CliError(f"-o {text}: only dataset.test.* settings can change; the network comes from the "
-                           f"checkpoint")
-    cfg = resolve_with_overrides(cfg, overrides, "checkpoint config")
-    check_data_paths(cfg, ["test"], {"dataset.test.dataroot": "--dataroot"} if args.dataroot else None)
-    return cfg
-
-
 def score_checkpoint(args, scorer):
     """Translate the test split with --checkpoint and score it."""
     if args.targets or args.target_side:
@@ -106,7 +90,7 @@ def score_checkpoint(args, scorer):
         raise CliError(f"--batch-size must be at least 1, got {args.batch_size}")
     device = select_device(args.device or "auto")
     net, cfg = checkpoint_generator(args.checkpoint, args.config)
-    cfg = test_split_config(cfg, args)
+    cfg = split_config(cfg, args, "test")
     translator = Translator.from_network(net, cfg, args.size_mode, args.test_mode, args.seed)
     dataset = build_dataset(cfg, "test", size_multiple=translator.multiple)
     direction, section = cfg["model"]["direction"], cfg["dataset"]["test"]

@@ -2,29 +2,13 @@
 import os
 
 from ..checkpoint import save_checkpoint
-from ..config import check_data_paths, resolve_with_overrides
 from ..data.loader import build_dataset, seeded_input_batches
 from ..device import select_device
 from ..direction import input_side
 from ..errors import CliError
 from ..networks import generator_size_multiple
 from ..networks.running_statistics import batch_norm_layers, reestimate_running_statistics
-from .common import Progress, checkpoint_generator, flat_overrides
-
-
-def training_split_config(cfg, args):
-    """The checkpoint's config with --dataroot and the dataset.train overrides applied."""
-    overrides = flat_overrides(args)
-    if args.dataroot:
-        overrides += [f"dataset.train.dataroot={args.dataroot}", "dataset.train.dataroot_a=null",
-                      "dataset.train.dataroot_b=null", "dataset.train.pair_list=null"]
-    for text in overrides:
-        if not text.startswith("dataset.train."):
-            raise CliError(f"-o {text}: only dataset.train.* settings can change; the network comes from the "
-                           f"checkpoint")
-    cfg = resolve_with_overrides(cfg, overrides, "checkpoint config")
-    check_data_paths(cfg, ["train"], {"dataset.train.dataroot": "--dataroot"} if args.dataroot else None)
-    return cfg
+from .common import Progress, checkpoint_generator, split_config
 
 
 def _with_progress(batches, progress):
@@ -49,7 +33,7 @@ def update_bn(args):
         raise CliError(f"{args.checkpoint}: the generator uses model.generator.norm_type "
                        f"{cfg['model']['generator'].get('norm_type')!r}, not batch, so it has no running statistics "
                        f"to re-estimate")
-    cfg = training_split_config(cfg, args)
+    cfg = split_config(cfg, args, "train")
     dataset = build_dataset(cfg, "train", size_multiple=generator_size_multiple(cfg["model"]["generator"]))
     if len(dataset) == 0:
         raise CliError(f"no training pairs found for dataset.train ({cfg['dataset']['train']['dataroot']})")

@@ -13,6 +13,28 @@ def check_test_mode(mode, error=ValueError):
     return mode
 
 
+def batch_norm_layers(net):
+    """The BatchNorm layers of ``net`` (those that keep running statistics)."""
+    return [layer for layer in net.sublayers(include_self=True) if isinstance(layer, nn.layer.norm._BatchNormBase)]
+
+
+@contextlib.contextmanager
+def restored_modes(net):
+    """Inside the block the layers' training flags and the BatchNorm momenta of ``net`` may change; afterwards they
+    are what they were before. Yields the BatchNorm layers."""
+    layers = net.sublayers(include_self=True)
+    previous_training = [layer.training for layer in layers]
+    batch_norms = batch_norm_layers(net)
+    previous_momentum = [layer._momentum for layer in batch_norms]
+    try:
+        yield batch_norms
+    finally:
+        for layer, training in zip(layers, previous_training):
+            layer.training = training
+        for layer, momentum in zip(batch_norms, previous_momentum):
+            layer._momentum = momentum
+
+
 @contextlib.contextmanager
 def inference_mode(net, mode):
     """Run ``net`` in the given test-time mode inside the ``with`` block, then restore its previous state.
@@ -22,11 +44,7 @@ def inference_mode(net, mode):
     * ``eval``: dropout off, BatchNorm uses the running statistics gathered in training (deterministic).
     """
     check_test_mode(mode)
-    layers = net.sublayers(include_self=True)
-    previous_training = [layer.training for layer in layers]
-    batch_norms = [layer for layer in layers if isinstance(layer, nn.layer.norm._BatchNormBase)]
-    previous_momentum = [layer._momentum for layer in batch_norms]
-    try:
+    with restored_modes(net) as batch_norms:
         if mode == "paper":
             net.train()
             for layer in batch_norms:
@@ -34,8 +52,3 @@ def inference_mode(net, mode):
         else:
             net.eval()
         yield net
-    finally:
-        for layer, training in zip(layers, previous_training):
-            layer.training = training
-        for layer, momentum in zip(batch_norms, previous_momentum):
-            layer._momentum = momentum

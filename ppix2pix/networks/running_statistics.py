@@ -8,12 +8,8 @@ same per-batch statistics evenly over many batches, with the final weights, remo
 eval mode estimates.
 """
 import paddle
-import paddle.nn as nn
 
-
-def batch_norm_layers(net):
-    """The BatchNorm layers of ``net`` (those that keep running statistics)."""
-    return [layer for layer in net.sublayers(include_self=True) if isinstance(layer, nn.layer.norm._BatchNormBase)]
+from .inference_mode import batch_norm_layers, restored_modes
 
 
 def reestimate_running_statistics(net, batches):
@@ -24,29 +20,19 @@ def reestimate_running_statistics(net, batches):
     and the layers' modes and momenta are restored afterwards. Returns the number of batches used; raises ValueError
     when ``net`` has no BatchNorm or ``batches`` is empty.
     """
-    norms = batch_norm_layers(net)
-    if not norms:
+    if not batch_norm_layers(net):
         raise ValueError("the network has no BatchNorm layer, so it keeps no running statistics to re-estimate")
-    layers = net.sublayers(include_self=True)
-    previous_training = [layer.training for layer in layers]
-    previous_momentum = [layer._momentum for layer in norms]
     count = 0
-    try:
+    with restored_modes(net) as norms, paddle.no_grad():
         net.train()
-        with paddle.no_grad():
-            for layer in norms:  # the first batch replaces them (momentum 0); a broken old value must not leak in
-                layer._mean.set_value(paddle.zeros_like(layer._mean))
-                layer._variance.set_value(paddle.ones_like(layer._variance))
-            for batch in batches:
-                for layer in norms:
-                    layer._momentum = count / (count + 1.0)  # running = (count * running + batch) / (count + 1)
-                net(batch)
-                count += 1
-    finally:
-        for layer, training in zip(layers, previous_training):
-            layer.training = training
-        for layer, momentum in zip(norms, previous_momentum):
-            layer._momentum = momentum
+        for layer in norms:  # the first batch replaces them (momentum 0); a broken old value must not leak in
+            layer._mean.set_value(paddle.zeros_like(layer._mean))
+            layer._variance.set_value(paddle.ones_like(layer._variance))
+        for batch in batches:
+            for layer in norms:
+                layer._momentum = count / (count + 1.0)  # running = (count * running + batch) / (count + 1)
+            net(batch)
+            count += 1
     if count == 0:
         raise ValueError("no batches to re-estimate the running statistics from")
     return count

@@ -21,7 +21,7 @@ def build_parser():
     parser.add_argument("--dataroot", help="training pairs to use instead of the config's dataset.train")
     parser.add_argument("--batches", type=int, default=200, help="training batches to average over (default 200)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the batch order, jitter and dropout")
-    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
+    parser.add_argument("--device", choices=("cpu", "gpu"), help="default: the GPU when there is one")
     add_override_argument(parser)
     return parser
 

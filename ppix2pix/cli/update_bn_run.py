@@ -27,7 +27,7 @@ def update_bn(args):
     if os.path.exists(args.output) and os.path.samefile(args.output, args.checkpoint):
         raise CliError(f"--output {args.output!r} is the checkpoint itself; write the new statistics to another file")
     import paddle
-    select_device(args.device)
+    select_device(args.device or "auto")
     net, cfg = checkpoint_generator(args.checkpoint, args.config)
     if not batch_norm_layers(net):
         raise CliError(f"{args.checkpoint}: the generator uses model.generator.norm_type "
